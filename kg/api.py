@@ -1,0 +1,92 @@
+"""The library API that the CLI and notebooks share.
+
+Everything ``kg …`` prints is available here as data (models, DataFrames,
+reports); the CLI only formats it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kg import queries as _queries
+from kg.errors import KgError
+from kg.ingest import IngestReport, Progress
+from kg.ingest import ingest as _ingest
+from kg.store import open_store as _open_store
+from kg.store.base import QueryResult, Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_STORE_DIR = "kg-store"
+
+
+def default_store_dir() -> str:
+    """``$KG_STORE`` or ``./kg-store``."""
+    return os.environ.get("KG_STORE") or DEFAULT_STORE_DIR
+
+
+def open_store(
+    store: str | os.PathLike[str] | None = None,
+    *,
+    endpoint: str | None = None,
+    memory: bool = False,
+    read_only: bool = False,
+    **kwargs: Any,
+) -> Store:
+    """Open the embedded store (default), an in-memory one, or a remote SPARQL endpoint."""
+    if memory:
+        return _open_store(memory=True)
+    if endpoint:
+        return _open_store(endpoint=endpoint, **kwargs)
+    return _open_store(store_dir=os.fspath(store) if store else default_store_dir(), read_only=read_only, **kwargs)
+
+
+def ingest(paths: Iterable[str | os.PathLike[str]], store: Store, *, progress: Progress | None = None) -> IngestReport:
+    return _ingest(paths, store, progress=progress)
+
+
+class UpdateRefusedError(KgError):
+    exit_code = 6
+
+
+def run_query(
+    name_or_path: str,
+    store: Store,
+    params: dict[str, object] | None = None,
+    *,
+    timeout: float | None = None,
+) -> QueryResult:
+    """Run a named query (or a .rq file) with typed parameter bindings."""
+    spec = _queries.get(name_or_path)
+    bindings = _queries.bindings_for(spec, dict(params or {}))
+    if _queries.is_update(spec.text):
+        raise UpdateRefusedError("is a SPARQL Update; kg query only reads", file=str(spec.path),
+                                 hint="updates are refused on purpose; edit the store through kg ingest")
+    return store.query(spec.text, bindings, timeout=timeout)
+
+
+def query(name_or_path: str, store: Store | str | os.PathLike[str] | None = None, **params: object) -> pd.DataFrame:
+    """``kg.query("expiring", as_of="2026-11-22", days=90)`` → a DataFrame.
+
+    ``store`` is a :class:`Store`, a store directory, or None for the default
+    embedded store (opened read-only for the call).
+    """
+    if isinstance(store, Store):
+        return run_query(name_or_path, store, params).to_dataframe()
+    with open_store(store, read_only=True) as s:
+        return run_query(name_or_path, s, params).to_dataframe()
+
+
+def list_queries() -> list[_queries.QuerySpec]:
+    return _queries.list_queries()
+
+
+def export(store: Store, out: str | os.PathLike[str], fmt: str = "trig") -> Path:
+    path = Path(out)
+    with path.open("wb") as fh:
+        store.export(fh, fmt)  # type: ignore[arg-type]
+    return path

@@ -1,0 +1,248 @@
+"""``kg``: the command line, a thin layer over :mod:`kg.api`.
+
+Each command parses its arguments, calls one library function, and turns the
+library's own errors into a one-line message and a documented exit code:
+
+==== =====================================================================
+code meaning
+==== =====================================================================
+0    success
+1    ``kg check``: a finding of severity error exists
+2    usage error, or any other licence-kg error
+3    at least one input file is not a (readable) certificate
+4    unknown query name or file
+5    bad query parameter
+6    SPARQL Update refused (``kg query`` only reads)
+7    the store is locked by another process
+8    the SPARQL endpoint failed (after retries), refused credentials, or timed out
+==== =====================================================================
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from kg.errors import KgError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="licence-kg: a compliance knowledge graph of "
+                  "Chinese value-added telecom licences (增值电信业务经营许可证).")
+
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Store directory (default $KG_STORE or ./kg-store)")]
+EndpointOpt = Annotated[str | None, typer.Option(
+    "--endpoint", help="SPARQL 1.1 endpoint URL; credentials from KG_ENDPOINT_USER / KG_ENDPOINT_PASSWORD")]
+DialectOpt = Annotated[str, typer.Option("--dialect", help="Endpoint kind: oxigraph, fuseki, graphdb, virtuoso")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, csv or json")]
+
+T = TypeVar("T")
+
+
+def _fail(err: KgError) -> None:
+    typer.echo(f"kg: {err.one_line()}", err=True)
+    raise typer.Exit(err.exit_code)
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except KgError as err:
+        _fail(err)
+        raise  # unreachable: _fail exits
+
+
+def _store(store: str | None, endpoint: str | None, dialect: str = "oxigraph", read_only: bool = False) -> Any:
+    from kg import api
+
+    if endpoint:
+        return api.open_store(endpoint=endpoint, dialect=dialect)
+    return api.open_store(store, read_only=read_only)
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+    if fmt not in allowed:
+        typer.echo(f"kg: unknown format {fmt!r} (use one of: {', '.join(allowed)})", err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def parse(
+    files: Annotated[list[Path], typer.Argument(help="Certificate text files")],
+    fmt: FormatOpt = "json",
+) -> None:
+    """Parse certificates and print the extraction (JSON keys: docs/json-format.md)."""
+    import json
+
+    from kg.parser import parse_file
+
+    _check_format(fmt, ("json", "table"))
+    failed = 0
+    out = []
+    for f in files:
+        try:
+            cert = parse_file(f)
+        except KgError as err:
+            typer.echo(f"kg: {err.one_line()}", err=True)
+            failed += 1
+            continue
+        except OSError as err:
+            typer.echo(f"kg: {f}: cannot read ({err.strerror or err})", err=True)
+            failed += 1
+            continue
+        if fmt == "json":
+            out.append(cert.model_dump(mode="json"))
+        else:
+            typer.echo(_certificate_summary(cert))
+    if fmt == "json":
+        typer.echo(json.dumps(out if len(files) != 1 else (out[0] if out else None), ensure_ascii=False, indent=2))
+    if failed:
+        raise typer.Exit(3)
+
+
+def _certificate_summary(cert: Any) -> str:
+    num = cert.licence_number
+    lines = [
+        f"{num.printed}  ({num.scope}, class {num.licence_class}, issuer {num.issuer})  [{cert.source.file}]",
+        f"  holder: {cert.company.name if cert.company else '?'}   legal representative: "
+        f"{cert.legal_representative.name if cert.legal_representative else '?'}",
+        f"  valid: {cert.issue_date.value or 'unreadable'} → {cert.expiry_date.value or 'unreadable'}",
+    ]
+    for a in cert.authorisations:
+        cov = "、".join(e.printed for e in a.coverage)
+        lines.append(f"  {a.business_type} {a.business_type_printed}: {cov}"
+                     + (f"  limited to {a.limited_to}" if a.limited_to else "")
+                     + (f"  excludes {a.excludes}" if a.excludes else ""))
+    lines.append(f"  clauses: {len(cert.all_clauses())}   websites: {len(cert.websites)}   "
+                 f"regulations cited: {len(cert.regulations_cited)}")
+    for issue in cert.issues:
+        if issue.severity != "info":
+            lines.append(f"  {issue.severity}: line {issue.line}: {issue.code}: {issue.message}")
+    return "\n".join(lines)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, directories or glob patterns")],
+    store: StoreOpt = None,
+    endpoint: EndpointOpt = None,
+    dialect: DialectOpt = "oxigraph",
+) -> None:
+    """Parse certificates and replace each one's named graph in the store (idempotent)."""
+    from kg import api
+
+    def run() -> Any:
+        with _store(store, endpoint, dialect) as s:
+            return _with_progress(lambda progress: api.ingest(paths, s, progress=progress))
+
+    report = _guard(run)
+    typer.echo(_ingest_summary(report))
+    if report.failed:
+        raise typer.Exit(3)
+
+
+def _with_progress(fn: Callable[[Any], T]) -> T:
+    if not sys.stderr.isatty():
+        return fn(None)
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def progress(i: int, n: int, result: Any) -> None:
+            bar.update(task, completed=i, total=n, description=f"ingesting {Path(result.path).name}")
+
+        return fn(progress)
+
+
+def _ingest_summary(report: Any) -> str:
+    lines = [f"ingested {len(report.ingested)} certificate(s), {len(report.with_warnings)} with warnings, "
+             f"{len(report.failed)} failed"]
+    for r in report.with_warnings:
+        lines.append(f"  warnings: {r.path}: {r.licence}: {r.issues} issue(s)" + (f"; {r.reason}" if r.reason else ""))
+    for r in report.failed:
+        lines.append(f"  failed: {r.reason}")
+    return "\n".join(lines)
+
+
+@app.command("queries")
+def list_queries() -> None:
+    """List the named queries with their parameters."""
+    from kg import api
+
+    for spec in _guard(api.list_queries):
+        params = ", ".join(f"{p.name}:{p.type}" + (f"={p.default}" if p.default else "") for p in spec.params)
+        typer.echo(f"{spec.name:18} {spec.title}" + (f"  ({params})" if params else ""))
+        if spec.description:
+            typer.echo(f"{'':18} {spec.description}")
+
+
+@app.command()
+def query(
+    name: Annotated[str, typer.Argument(help="Query name (see kg queries) or a .rq file")],
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="name=value (repeatable)")] = None,
+    fmt: FormatOpt = "table",
+    store: StoreOpt = None,
+    endpoint: EndpointOpt = None,
+    dialect: DialectOpt = "oxigraph",
+    timeout: Annotated[float | None, typer.Option(help="Seconds before the query is stopped")] = None,
+) -> None:
+    """Run a named query or a .rq file; parameters are bound as typed RDF terms."""
+    from kg import api
+    from kg.formatting import render
+
+    _check_format(fmt, ("table", "csv", "json"))
+    params: dict[str, object] = {}
+    for item in param or []:
+        if "=" not in item:
+            typer.echo(f"kg: --param {item!r}: expected name=value", err=True)
+            raise typer.Exit(5)
+        k, v = item.split("=", 1)
+        params[k.strip()] = v
+
+    def run() -> Any:
+        with _store(store, endpoint, dialect, read_only=True) as s:
+            return api.run_query(name, s, params, timeout=timeout)
+
+    result = _guard(run)
+    if result.kind == "ask":
+        typer.echo("true" if result.boolean else "false")
+    elif result.kind == "graph":
+        typer.echo(result.graph.serialize(format="turtle"))
+    else:
+        typer.echo(render(result.to_dataframe(), fmt, title=name), nl=False)  # type: ignore[arg-type]
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="trig, nq, ttl or jsonld")] = "trig",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: standard output)")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Export the whole store (all graphs) as TriG, N-Quads, Turtle or JSON-LD."""
+    _check_format(fmt, ("trig", "nq", "ttl", "jsonld"))
+
+    def run() -> None:
+        with _store(store, None, read_only=True) as s:
+            if out is None:
+                s.export(sys.stdout.buffer, fmt)
+            else:
+                with out.open("wb") as fh:
+                    s.export(fh, fmt)
+
+    _guard(run)
+    if out is not None:
+        typer.echo(f"wrote {out}", err=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app()
+
+
+if __name__ == "__main__":
+    main()

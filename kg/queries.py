@@ -1,0 +1,245 @@
+"""The named SPARQL query library: ``queries/*.rq`` loaded by name.
+
+Each file starts with a header of ``#`` comment lines::
+
+    # title: Licences expiring soon
+    # description: Licences whose expiry date falls within `days` days after `as_of`.
+    # param: as_of date = today | the reference date
+    # param: days integer = 90 | window length in days
+    # bind: until = as_of + days
+
+A ``param`` line declares a variable the caller may bind: name, type, an
+optional default and a description. Values are converted to typed RDF terms
+(dates to ``xsd:date``, regions and business types to their vocabulary IRIs)
+and bound through the store's binding mechanism, never pasted into the query
+text. A ``bind`` line derives a date from other parameters in Python, because
+not every SPARQL engine can add a duration to a date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import Literal, URIRef
+from rdflib.namespace import XSD
+from rdflib.term import Node
+
+from kg import reference
+from kg.errors import KgError
+from kg.namespaces import VOCAB
+
+QUERY_DIR = Path(__file__).resolve().parent.parent / "queries"
+PARAM_TYPES = ("date", "integer", "string", "boolean", "iri", "licence", "region", "business_type")
+
+
+class QueryNotFoundError(KgError):
+    exit_code = 4
+
+
+class ParameterError(KgError):
+    exit_code = 5
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    default: str | None
+    description: str
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    name: str
+    path: Path
+    title: str
+    description: str
+    params: tuple[Param, ...]
+    binds: tuple[tuple[str, str, str, str], ...]  # (target, date param, op, integer param)
+    text: str = field(repr=False)
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+_HEADER = re.compile(r"^#\s*(title|description|param|bind):\s*(.*)$")
+_PARAM = re.compile(r"^(\w+)\s+(\w+)(?:\s*=\s*([^|]*?))?\s*(?:\|\s*(.*))?$")
+_BIND = re.compile(r"^(\w+)\s*=\s*(\w+)\s*([+-])\s*(\w+)$")
+
+
+def load_spec(path: Path) -> QuerySpec:
+    """Read a query file and its header; a malformed header is an error, not ignored."""
+    text = path.read_text(encoding="utf-8")
+    title, description, params, binds = "", [], [], []
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _HEADER.match(line.strip())
+        if not m:
+            if line.strip().startswith("#") or not line.strip():
+                continue
+            break
+        kind, value = m.groups()
+        if kind == "title":
+            title = value.strip()
+        elif kind == "description":
+            description.append(value.strip())
+        elif kind == "param":
+            pm = _PARAM.match(value.strip())
+            if not pm or pm.group(2) not in PARAM_TYPES:
+                raise KgError(f"malformed parameter declaration {value!r}", file=str(path), line=n,
+                              hint=f"use '# param: NAME TYPE [= DEFAULT] | description' with TYPE in {PARAM_TYPES}")
+            params.append(Param(pm.group(1), pm.group(2), (pm.group(3) or None), (pm.group(4) or "").strip()))
+        else:
+            bm = _BIND.match(value.strip())
+            if not bm:
+                raise KgError(f"malformed bind {value!r}", file=str(path), line=n,
+                              hint="use '# bind: NAME = DATE_PARAM + INTEGER_PARAM'")
+            binds.append(bm.groups())
+    return QuerySpec(path.stem, path, title or path.stem, " ".join(description), tuple(params), tuple(binds), text)
+
+
+def list_queries(directory: Path = QUERY_DIR) -> list[QuerySpec]:
+    """Named queries (top level of ``queries/``; rules live in ``queries/rules/``)."""
+    return [load_spec(p) for p in sorted(directory.glob("*.rq"))]
+
+
+def get(name_or_path: str, directory: Path = QUERY_DIR) -> QuerySpec:
+    candidate = Path(name_or_path)
+    if name_or_path.endswith(".rq"):
+        if not candidate.is_file():
+            raise QueryNotFoundError("no such query file", file=name_or_path)
+        return load_spec(candidate)
+    path = directory / f"{name_or_path}.rq"
+    if not path.is_file():
+        known = ", ".join(s.name for s in list_queries(directory))
+        raise QueryNotFoundError(f"no query named {name_or_path!r}", hint=f"known: {known}")
+    return load_spec(path)
+
+
+def to_term(param: Param, value: object) -> Node:
+    """Convert a user value to the RDF term the query expects."""
+    try:
+        return _CONVERT[param.type](value)
+    except (ValueError, TypeError, LookupError) as exc:
+        raise ParameterError(f"parameter {param.name} ({param.type}): {exc}",
+                             hint=param.description or None) from exc
+
+
+def _date(value: object) -> Literal:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        value = dt.date.today() if value == "today" else dt.date.fromisoformat(value.strip())
+    if not isinstance(value, dt.date):
+        raise TypeError(f"expected a date (YYYY-MM-DD), got {value!r}")
+    return Literal(value.isoformat(), datatype=XSD.date)
+
+
+def _integer(value: object) -> Literal:
+    if isinstance(value, bool):
+        raise TypeError("expected an integer")
+    return Literal(str(int(str(value).strip())), datatype=XSD.integer)
+
+
+def _boolean(value: object) -> Literal:
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return Literal(text in ("true", "1", "yes"))
+
+
+def _string(value: object) -> Literal:
+    return Literal(str(value))
+
+
+def _iri(value: object) -> URIRef:
+    text = str(value).strip()
+    if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]*$", text):
+        raise ValueError(f"not an absolute IRI: {text!r}")
+    return URIRef(text)
+
+
+def _region(value: object) -> URIRef:
+    """A region as GB/T 2260 code, ISO 3166-2 code, Chinese full or short name, or 全国/CN."""
+    text = str(value).strip()
+    if text in ("全国", "CN", "cn"):
+        return URIRef(VOCAB["region/CN"])
+    ref = reference.load()
+    province = ref.province_by_name(text) or ref.province_by_name(text.upper())
+    if province is not None:
+        return URIRef(province.iri)
+    if text in ref.cities:
+        return URIRef(ref.cities[text].iri)
+    raise LookupError(f"unknown region {text!r} (give a GB/T 2260 code like 44, an ISO code like CN-GD, "
+                      "or a name like 广东)")
+
+
+def _business_type(value: object) -> URIRef:
+    text = str(value).strip()
+    ref = reference.load()
+    bt = ref.business_types.get(text.upper()) or ref.business_type_by_name(text)
+    if bt is None:
+        raise LookupError(f"unknown business type {text!r} (give a catalogue code like B11 or a name like "
+                          "互联网数据中心业务)")
+    return URIRef(bt.iri)
+
+
+_CONVERT = {
+    "date": _date,
+    "integer": _integer,
+    "string": _string,
+    "licence": _string,
+    "boolean": _boolean,
+    "iri": _iri,
+    "region": _region,
+    "business_type": _business_type,
+}
+
+
+def bindings_for(spec: QuerySpec, values: dict[str, object]) -> dict[str, Node]:
+    """Typed bindings for a query: defaults applied, unknown or missing parameters refused."""
+    unknown = set(values) - {p.name for p in spec.params}
+    if unknown:
+        names = ", ".join(p.name for p in spec.params) or "none"
+        raise ParameterError(f"query {spec.name!r} has no parameter {sorted(unknown)[0]!r}",
+                             hint=f"its parameters: {names}")
+    out: dict[str, Node] = {}
+    for p in spec.params:
+        if p.name in values and values[p.name] is not None:
+            out[p.name] = to_term(p, values[p.name])
+        elif p.default is not None:
+            out[p.name] = to_term(p, p.default)
+        else:
+            raise ParameterError(f"query {spec.name!r} needs parameter {p.name!r} ({p.type})",
+                                 hint=p.description or None)
+    for target, date_param, op, int_param in spec.binds:
+        base = dt.date.fromisoformat(str(out[date_param]))
+        days = int(str(out[int_param]))
+        out[target] = _date(base + dt.timedelta(days=days if op == "+" else -days))
+    return out
+
+
+_UPDATE_WORDS = re.compile(r"\b(INSERT|DELETE|DROP|CLEAR|LOAD|CREATE|ADD|MOVE|COPY|WITH)\b", re.IGNORECASE)
+_STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>\s]*>')
+
+
+def is_update(sparql: str) -> bool:
+    """True when the text is a SPARQL Update rather than a query.
+
+    Keywords inside strings, IRIs and comments do not count. When a keyword
+    is found the text is parsed as a query: what fails to parse as a query is
+    treated as an update (refusing is the safe side).
+    """
+    stripped = _STRINGS.sub('""', sparql)
+    stripped = "\n".join(line.split("#", 1)[0] for line in stripped.splitlines())
+    if not _UPDATE_WORDS.search(stripped):
+        return False
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    try:
+        parseQuery(sparql)
+    except Exception:
+        return True
+    return False

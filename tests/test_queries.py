@@ -1,0 +1,189 @@
+"""The named queries on the five sample certificates, with the same answers on every back end.
+
+The ``store`` fixture (tests/conftest.py) yields a fresh memory, embedded and
+real Oxigraph-server store in turn; every assertion below runs on all three.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from kg import api, queries
+from kg.ingest import ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "data" / "certificates"
+AS_OF = "2026-11-22"
+
+
+@pytest.fixture
+def loaded(store):
+    report = ingest([SAMPLES], store)
+    assert report.ok, [r.reason for r in report.failed]
+    assert len(report.ingested) == 5
+    return store
+
+
+def rows(store, name, **params):
+    return api.run_query(name, store, params).to_dataframe()
+
+
+def test_licences_lists_all_five(loaded):
+    df = rows(loaded, "licences")
+    assert sorted(df["number"]) == sorted(
+        ["京B2-20240286", "B2-20210247", "B2-20192648", "B1-20195402", "京ICP证020001号"]
+    )
+    b1 = df[df["number"] == "B1-20195402"].iloc[0]
+    assert b1["holder"] == "北京掌全通信息科技有限公司"
+    assert b1["class"] == "B1"
+    assert b1["scope"] == "cross-regional"
+    assert b1["issuer"] == "工业和信息化部"
+    assert b1["issue_date"] == dt.date(2024, 9, 10)
+    assert b1["expiry_date"] == dt.date(2029, 7, 25)
+    unreadable = df[df["number"] == "京B2-20240286"].iloc[0]
+    assert unreadable["issuer"] == "北京市通信管理局"
+    assert unreadable["scope"] == "provincial"
+    assert unreadable["expiry_date"] is None
+
+
+def test_licence_record(loaded):
+    df = rows(loaded, "licence", number="B1-20195402")
+    assert len(df) == 1
+    rec = df.iloc[0]
+    assert rec["legal_representative"] == "蔡盛权"
+    assert rec["business_types"].split(", ") == sorted(["B11", "B13", "B14"]) or set(
+        rec["business_types"].split(", ")
+    ) == {"B11", "B13", "B14"}
+    assert rec["renewal_due"] == dt.date(2029, 4, 26)
+    assert rec["file"] == "003_536d42bffd6cec79.txt"
+    assert rec["clauses"] > 40
+
+
+def test_expired(loaded):
+    df = rows(loaded, "expired", as_of=AS_OF)
+    assert sorted(df["number"]) == ["B2-20192648", "B2-20210247"]
+
+
+def test_expiring_within_90_days(loaded):
+    df = rows(loaded, "expiring", as_of=AS_OF, days=90)
+    assert list(df["number"]) == ["京ICP证020001号"]
+    assert rows(loaded, "expiring", as_of=AS_OF, days=10).empty
+
+
+def test_renewal_due(loaded):
+    df = rows(loaded, "renewal-due", as_of=AS_OF)
+    assert list(df["number"]) == ["京ICP证020001号"]
+    assert df.iloc[0]["renewal_due"] == dt.date(2026, 9, 29)
+
+
+@pytest.mark.parametrize("region", ["广东", "44", "CN-GD", "广东省"])
+def test_authorised_idc_in_guangdong(loaded, region):
+    df = rows(loaded, "authorised", business_type="B11", region=region)
+    assert set(df["holder"]) == {"北京掌全通信息科技有限公司"}
+
+
+def test_authorised_nationwide_covers_every_province(loaded):
+    # B13 is printed 全国 on B1-20195402: any province matches.
+    assert set(rows(loaded, "authorised", business_type="B13", region="新疆")["number"]) == {"B1-20195402"}
+    # B14 lists 12 provinces, not Xinjiang.
+    assert rows(loaded, "authorised", business_type="互联网接入服务业务", region="新疆").empty
+    # Multi-party communication (B22) is 全国 on B2-20192648; B2 is its parent class.
+    assert "B2-20192648" in set(rows(loaded, "authorised", business_type="B2", region="CN-SC")["number"])
+
+
+def test_obligations_marks_excluded_services(loaded):
+    df = rows(loaded, "obligations", number="京ICP证020001号")
+    by_id = {r["clause_id"]: r for r in df.to_dict(orient="records")}
+    assert {"1", "12", "15", "15.12", "15.14"} <= set(by_id)
+    not_applicable = {cid for cid, r in by_id.items() if not r["applicable"]}
+    assert not_applicable == {"15.12", "15.14"}
+    assert "信息搜索查询服务" in by_id["15.12"]["reason"]
+    assert "90" in by_id["12"]["deadlines"]
+    assert "外商投资电信企业管理规定" in by_id["11"]["regulations"]
+
+
+def test_deadlines(loaded):
+    df = rows(loaded, "deadlines")
+    icp = df[df["number"] == "京ICP证020001号"]
+    renewal = icp[(icp["clause_id"] == "12") & (icp["relation"] == "before")]
+    assert set(renewal["due_date"]) == {dt.date(2026, 9, 29)}
+    annual = df[df["recurrence"] == "annual"]
+    assert set(annual["window"]) == {"Q1"} and len(annual) == 5
+    working = df[df["unit"] == "working_day"]
+    assert set(working["amount"]) == {10}
+
+
+def test_regulations(loaded):
+    df = rows(loaded, "regulations")
+    counts = dict(zip(df["title"], df["licences"], strict=True))
+    assert counts["中华人民共和国电信条例"] == 5
+    assert counts["商用密码管理条例"] == 1
+    assert "特别规定事项" not in counts and "电信业务市场综合管理信息系统" not in counts
+    order = df[df["title"] == "通信网络安全防护管理办法"].iloc[0]["order_no"]
+    assert order == "工业和信息化部令第11号"
+
+
+def test_clause_variants(loaded):
+    df = rows(loaded, "clause-variants")
+    # 004's newer wording of clauses 11 and 12 differs from the other four.
+    for cid in ("11", "12"):
+        variants = df[df["clause_id"] == cid]
+        assert len(variants) >= 2
+        assert "京ICP证020001号" in " ".join(variants["numbers"])
+    # clause 1 is worded the same on all five certificates
+    assert "1" not in set(df["clause_id"])
+
+
+def test_websites(loaded):
+    df = rows(loaded, "websites")
+    assert set(df["website"]) == {"懂车聚光", "空中信使"}
+    kz = df[df["website"] == "空中信使"].iloc[0]
+    assert set(kz["domains"].split()) == {
+        "www.kongzhong.com", "www.kongzhong.net", "www.kongzhong.com.cn", "www.kongzhong.net.cn", "www.kong.net"
+    }
+    assert kz["access_provider"] == "北京华夏雅库网络科技有限公司"
+
+
+HOSTILE = ['"} ; DROP ALL ; #', "B1-20195402\" } } DROP ALL { {", "'; CLEAR DEFAULT; '", "<x> } ; DELETE WHERE { ?s ?p ?o } #"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_parameter_is_a_literal(loaded, value):
+    before = loaded.quad_count()
+    assert rows(loaded, "obligations", number=value).empty
+    assert rows(loaded, "licence", number=value).empty
+    assert loaded.quad_count() == before
+
+
+def test_reingest_is_idempotent(loaded):
+    before = loaded.quad_count()
+    graphs = loaded.graph_names()
+    ingest([SAMPLES], loaded)
+    ingest([SAMPLES], loaded)
+    assert loaded.quad_count() == before
+    assert loaded.graph_names() == graphs
+
+
+def test_bad_files_beside_good_ones(store, tmp_path):
+    for f in SAMPLES.glob("*.txt"):
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (tmp_path / "empty.txt").write_bytes(b"")
+    report = ingest([tmp_path], store)
+    assert len(report.ingested) == 5
+    assert sorted(Path(r.path).name for r in report.failed) == ["empty.txt", "scan.png"]
+    assert all(r.reason and Path(r.path).name in r.reason for r in report.failed)
+    assert not report.ok
+
+
+def test_every_query_file_has_a_header_and_runs(loaded):
+    specs = queries.list_queries()
+    assert len(specs) >= 11
+    samples = {"number": "B1-20195402", "business_type": "B11", "region": "北京", "as_of": AS_OF}
+    for spec in specs:
+        assert spec.title and spec.description, spec.name
+        params = {p.name: samples[p.name] for p in spec.params if p.default is None}
+        rows(loaded, spec.name, **params)
