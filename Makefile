@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
+	bash scripts/system-deps.sh font
 	$(BIN)/kg run
 
 test: setup
-	bash scripts/system-deps.sh
+	bash scripts/system-deps.sh font chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

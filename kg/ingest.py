@@ -26,10 +26,12 @@ from typing import Literal as TLiteral
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS
 
+from kg import reference
 from kg.errors import KgError
-from kg.mapping import map_certificate
+from kg.mapping import TEMPLATES_GRAPH, map_certificate
 from kg.namespaces import DEFAULT_DATA_BASE
 from kg.parser import parse_file
+from kg.rdfterms import to_nquads
 from kg.reference import ONTOLOGY_DIR
 from kg.store.base import Store
 
@@ -156,42 +158,29 @@ def ensure_reference(store: Store, base: str = DEFAULT_DATA_BASE) -> list[str]:
 Progress = Callable[[int, int, FileResult], None]
 
 
-def ingest(
-    paths: Iterable[str | os.PathLike[str]],
-    store: Store,
-    *,
-    base: str = DEFAULT_DATA_BASE,
-    progress: Progress | None = None,
-) -> IngestReport:
-    """Parse, map and store every file; failures are reported, never half-written."""
-    report = IngestReport(reference_loaded=ensure_reference(store, base))
-    files = expand_paths(paths)
-    written: dict[str, str] = {}
-    for i, path in enumerate(files, 1):
-        result = ingest_one(path, store, base=base)
-        if result.graph and result.graph in written:
-            result.reason = f"replaces the graph written from {written[result.graph]} earlier in this run"
-            result.status = "warnings"
-        if result.graph:
-            written[result.graph] = str(path)
-        report.results.append(result)
-        if progress is not None:
-            progress(i, len(files), result)
-    return report
+@dataclass
+class _Prepared:
+    """What a worker hands back: plain strings, cheap to pickle between processes."""
+
+    result: FileResult
+    nquads: str = ""
+    templates: dict[str, str] = field(default_factory=dict)  # template IRI -> its N-Quads lines
 
 
-def ingest_one(path: Path, store: Store, *, base: str = DEFAULT_DATA_BASE) -> FileResult:
+def _prepare(path: Path, base: str) -> _Prepared:
+    """Parse and map one file (runs in a worker process when ``workers > 1``)."""
     try:
         cert = parse_file(path)
     except KgError as exc:
-        return FileResult(str(path), "failed", reason=exc.one_line())
+        return _Prepared(FileResult(str(path), "failed", reason=exc.one_line()))
     except OSError as exc:
-        return FileResult(str(path), "failed", reason=f"{path}: cannot read ({exc.strerror or exc})")
+        return _Prepared(FileResult(str(path), "failed", reason=f"{path}: cannot read ({exc.strerror or exc})"))
     mapped = map_certificate(cert, base)
-    store.add_to_graph(mapped.templates_graph, mapped.template_nquads())
-    store.replace_graph(mapped.graph, mapped.nquads())
+    templates: dict[str, list[tuple]] = {}
+    for triple in mapped.template_triples:
+        templates.setdefault(triple[0], []).append(triple)
     warnings = [i for i in cert.issues if i.severity in ("error", "warning")]
-    return FileResult(
+    result = FileResult(
         path=str(path),
         status="warnings" if warnings else "ingested",
         licence=cert.licence_number.printed,
@@ -199,3 +188,86 @@ def ingest_one(path: Path, store: Store, *, base: str = DEFAULT_DATA_BASE) -> Fi
         triples=len(mapped.triples),
         issues=len(warnings),
     )
+    tpl_nq = {iri: to_nquads(ts, mapped.templates_graph) for iri, ts in templates.items()}
+    return _Prepared(result, mapped.nquads(), tpl_nq)
+
+
+def _prepare_star(args: tuple[Path, str]) -> _Prepared:
+    return _prepare(*args)
+
+
+def _prepared(files: list[Path], base: str, workers: int) -> Iterator[_Prepared]:
+    if workers <= 1 or len(files) < 2 * workers:
+        for f in files:
+            yield _prepare(f, base)
+        return
+    import multiprocessing as mp
+
+    reference.load()  # load once in the parent; forked workers inherit it
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        yield from pool.imap(_prepare_star, ((f, base) for f in files), chunksize=32)
+
+
+def ingest(
+    paths: Iterable[str | os.PathLike[str]],
+    store: Store,
+    *,
+    base: str = DEFAULT_DATA_BASE,
+    progress: Progress | None = None,
+    workers: int = 1,
+    batch_size: int = 500,
+) -> IngestReport:
+    """Parse, map and store every file; failures are reported, never half-written.
+
+    With ``workers > 1`` parsing and mapping run in worker processes. Graphs
+    the store does not hold yet are written in batches through the store's
+    bulk path (``Store.load_new_graphs``), graphs it already holds are
+    replaced one atomic transaction each; see docs/stores.md for how the bulk
+    path stays crash-safe.
+    """
+    report = IngestReport(reference_loaded=ensure_reference(store, base))
+    files = expand_paths(paths)
+    written: dict[str, str] = {}
+    existing = store.graph_names()
+    known_templates: set[str] = set()
+    batch: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        if batch:
+            store.load_new_graphs(batch)
+            batch.clear()
+
+    for i, prep in enumerate(_prepared(files, base, workers), 1):
+        result = prep.result
+        if result.graph:
+            new_templates = [nq for iri, nq in prep.templates.items() if iri not in known_templates]
+            if new_templates:
+                # templates before the graph that points at them: a crash leaves no dangling clause
+                store.add_to_graph(base + TEMPLATES_GRAPH, "".join(new_templates))
+                known_templates.update(prep.templates)
+            if result.graph in written:
+                result.reason = f"replaces the graph written from {written[result.graph]} earlier in this run"
+                result.status = "warnings"
+            if result.graph in existing or result.graph in written:
+                flush()
+                store.replace_graph(result.graph, prep.nquads)
+            else:
+                batch.append((result.graph, prep.nquads))
+                if len(batch) >= batch_size:
+                    flush()
+            written[result.graph] = str(result.path)
+        report.results.append(result)
+        if progress is not None:
+            progress(i, len(files), result)
+    flush()
+    return report
+
+
+def ingest_one(path: Path, store: Store, *, base: str = DEFAULT_DATA_BASE) -> FileResult:
+    """Ingest a single file with the transactional replace (no batching)."""
+    prep = _prepare(path, base)
+    if prep.result.graph:
+        store.add_to_graph(base + TEMPLATES_GRAPH, "".join(prep.templates.values()))
+        store.replace_graph(prep.result.graph, prep.nquads)
+    return prep.result

@@ -8,7 +8,7 @@ the parser can resolve names to codes without touching RDF on the hot path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from rdflib import RDF, Graph, Literal, URIRef
@@ -88,7 +88,7 @@ class Reference:
         return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _names(ref: Reference) -> dict[str, BusinessType]:
     out: dict[str, BusinessType] = {}
     for bt in ref.business_types.values():
