@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal as TLiteral
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Dataset, Literal, URIRef
 from rdflib.namespace import DCTERMS
 
 from kg import reference
@@ -131,13 +131,13 @@ def reference_nquads(file_name: str, base: str = DEFAULT_DATA_BASE) -> tuple[str
     path = ONTOLOGY_DIR / file_name
     data = path.read_bytes()
     version = hashlib.sha256(data).hexdigest()
-    g = Graph()
+    ds = Dataset()
+    g = ds.graph(URIRef(graph := reference_graph_iri(file_name, base)))
     g.parse(data=data, format="turtle")
-    graph = reference_graph_iri(file_name, base)
     g.add((URIRef(graph), DCTERMS.hasVersion, Literal(version)))
-    gname = f"<{graph}>"
-    lines = sorted(f"{s.n3()} {p.n3()} {o.n3()} {gname} .\n" for s, p, o in g)
-    return graph, version, "".join(lines)
+    # rdflib's N-Quads writer escapes line breaks in literals (multi-line comments stay loadable)
+    text = ds.serialize(format="nquads")
+    return graph, version, "".join(sorted(line + "\n" for line in text.splitlines() if line.strip()))
 
 
 def ensure_reference(store: Store, base: str = DEFAULT_DATA_BASE) -> list[str]:

@@ -78,10 +78,20 @@ def licence_key(cert: Certificate) -> str:
     return f"{prefix}{num.form}-{year}{num.serial}"
 
 
+def canonical_wording(text: str) -> str:
+    """The stored form of a clause wording: NFKC, white space removed except between Latin words.
+
+    OCR spacing varies between scans of the same wording ('VoIP 网关' / 'VoIP网关',
+    '30 日' / '30日'); the canonical form makes one template per wording, with one text.
+    """
+    norm = unicodedata.normalize("NFKC", text)
+    norm = re.sub(r"(?<=[A-Za-z0-9])\s+(?=[A-Za-z])|(?<=[A-Za-z])\s+(?=[A-Za-z0-9])", "\u0001", norm)
+    return re.sub(r"\s+", "", norm).replace("\u0001", " ")
+
+
 def wording_key(text: str) -> str:
-    """Key of a clause wording: NFKC, no white space; OCR spacing does not split templates."""
-    norm = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-    return hashlib.sha1(norm.encode("utf-8")).hexdigest()[:20]
+    """Key of a clause wording: a hash of its canonical form."""
+    return hashlib.sha1(canonical_wording(text).encode("utf-8")).hexdigest()[:20]
 
 
 def _hash(text: str) -> str:
@@ -308,7 +318,7 @@ def _map_clause(
     add((c, LIC.template, tpl))
     templates.append((tpl, RDF.type, LIC.ClauseTemplate))
     templates.append((tpl, LIC.wordingKey, plain(key)))
-    templates.append((tpl, LIC.text, zh(clause.text)))
+    templates.append((tpl, LIC.text, zh(canonical_wording(clause.text))))
     if clause.applies_to_printed:
         add((c, LIC.appliesToPrinted, zh(clause.applies_to_printed)))
     for code in clause.applies_to:
