@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal as TLiteral
 
-from rdflib import Dataset, Literal, URIRef
+import pyoxigraph as ox
+from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS
 
 from kg import reference
@@ -131,12 +132,12 @@ def reference_nquads(file_name: str, base: str = DEFAULT_DATA_BASE) -> tuple[str
     path = ONTOLOGY_DIR / file_name
     data = path.read_bytes()
     version = hashlib.sha256(data).hexdigest()
-    ds = Dataset()
-    g = ds.graph(URIRef(graph := reference_graph_iri(file_name, base)))
-    g.parse(data=data, format="turtle")
-    g.add((URIRef(graph), DCTERMS.hasVersion, Literal(version)))
-    # rdflib's N-Quads writer escapes line breaks in literals (multi-line comments stay loadable)
-    text = ds.serialize(format="nquads")
+    graph = reference_graph_iri(file_name, base)
+    g = ox.NamedNode(graph)
+    quads = [ox.Quad(t.subject, t.predicate, t.object, g) for t in ox.parse(data, format=ox.RdfFormat.TURTLE)]
+    quads.append(ox.Quad(g, ox.NamedNode(str(DCTERMS.hasVersion)), ox.Literal(version), g))
+    # pyoxigraph's N-Quads writer escapes line breaks in literals (multi-line comments stay loadable)
+    text = ox.serialize(quads, format=ox.RdfFormat.N_QUADS).decode("utf-8")
     return graph, version, "".join(sorted(line + "\n" for line in text.splitlines() if line.strip()))
 
 

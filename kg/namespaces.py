@@ -162,6 +162,22 @@ class LIC(DefinedNamespace):
     EventIllegalInformationHandled: URIRef
     EventOther: URIRef
 
+    # --- compliance: terms of ontology/compliance.ttl (findings of kg check, rule catalogue)
+    Finding: URIRef
+    ComplianceRule: URIRef
+    rule: URIRef
+    ruleId: URIRef
+    ruleKind: URIRef
+    restsOn: URIRef
+    findingStatus: URIRef
+    concernsLicence: URIRef
+    concernsClause: URIRef
+    evidenceNode: URIRef
+    evidenceLine: URIRef
+    quotedValue: URIRef
+    asOf: URIRef
+    dueBy: URIRef
+
 
 #: Anchor keys the parser emits (``Deadline.anchor``) and the event individuals they map to.
 ANCHOR_EVENTS: dict[str, URIRef] = {

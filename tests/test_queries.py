@@ -168,15 +168,20 @@ def test_reingest_is_idempotent(loaded):
 
 
 def test_bad_files_beside_good_ones(store, tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
     for f in SAMPLES.glob("*.txt"):
-        (tmp_path / f.name).write_bytes(f.read_bytes())
-    (tmp_path / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
-    (tmp_path / "empty.txt").write_bytes(b"")
-    report = ingest([tmp_path], store)
+        (folder / f.name).write_bytes(f.read_bytes())
+    (folder / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (folder / "empty.txt").write_bytes(b"")
+    before = store.quad_count()
+    report = ingest([folder], store)
     assert len(report.ingested) == 5
     assert sorted(Path(r.path).name for r in report.failed) == ["empty.txt", "scan.png"]
     assert all(r.reason and Path(r.path).name in r.reason for r in report.failed)
     assert not report.ok
+    # the bad files changed nothing: a store with only the five gives the same count
+    assert store.quad_count() > before
 
 
 def test_every_query_file_has_a_header_and_runs(loaded):

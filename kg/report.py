@@ -1,0 +1,161 @@
+"""The analyst report: one self-contained HTML (or Markdown) file about the whole portfolio.
+
+Built only from named queries and the compliance check, so every figure in
+the report can be reproduced with ``kg query`` / ``kg check``. The HTML has
+no external reference at all (styles inline, charts as inline SVG with text
+as paths), so opening it makes no request to any host.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from kg import charts, queries, reference
+from kg.store.base import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Format = Literal["html", "md"]
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, as data (notebooks and tests read it too)."""
+
+    as_of: dt.date
+    licences: pd.DataFrame
+    findings: pd.DataFrame
+    status: dict[str, str]  # licence number -> valid / expiring / expired / unknown
+    coverage: pd.DataFrame  # province × business type counts
+    regulations: pd.DataFrame
+    variants: pd.DataFrame
+    cards: list[dict[str, Any]] = field(default_factory=list)
+    charts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def status_counts(self) -> dict[str, int]:
+        return dict(Counter(self.status.values()))
+
+    @property
+    def severity_counts(self) -> dict[str, int]:
+        if self.findings.empty:
+            return {}
+        return {k: int(v) for k, v in self.findings["severity"].value_counts().items()}
+
+
+def _q(store: Store, name: str, **params: object) -> pd.DataFrame:
+    spec = queries.get(name)
+    return store.query(spec.text, queries.bindings_for(spec, params)).to_dataframe()
+
+
+def portfolio_edges(store: Store) -> pd.DataFrame:
+    from kg.explore import EXPLORE_DIR
+
+    spec = queries.get("portfolio-edges", EXPLORE_DIR)
+    return store.query(spec.text, {}).to_dataframe()
+
+
+def coverage_matrix(edges: pd.DataFrame) -> pd.DataFrame:
+    """Licences per province × business type; 全国 coverage counts for every mainland province."""
+    import pandas as pd
+
+    ref = reference.load()
+    mainland = [p for p in ref.provinces.values() if p.authority]
+    cells: dict[tuple[str, str], set[str]] = {}
+    for r in edges.to_dict(orient="records"):
+        code = r.get("region_code")
+        if not code:
+            continue
+        targets = [p.short_zh for p in mainland] if code == "CN" else [ref.provinces[code].short_zh]
+        for t in targets:
+            cells.setdefault((t, r["business_type_code"]), set()).add(r["number"])
+    types = sorted({bt for _, bt in cells})
+    rows = [p.short_zh for p in sorted(mainland, key=lambda p: p.code)]
+    data = [[len(cells.get((r, t), ())) for t in types] for r in rows]
+    df = pd.DataFrame(data, index=rows, columns=types)
+    return df[(df.sum(axis=1) > 0)] if not df.empty else df
+
+
+def build(store: Store, as_of: dt.date, *, expiring_days: int = 90, findings: pd.DataFrame | None = None) -> ReportData:
+    """Collect the report's data from the store (runs ``kg check`` for ``as_of`` unless findings are given)."""
+    from kg import compliance
+
+    if findings is None:
+        findings = compliance.check(store, as_of, expiring_days=expiring_days, write=True).to_dataframe()
+    licences = _q(store, "licences")
+    status = compliance.status_by_licence(findings)
+    data = ReportData(
+        as_of=as_of,
+        licences=licences,
+        findings=findings,
+        status={n: status.get(n, "unknown") for n in licences["number"]},
+        coverage=coverage_matrix(edges := portfolio_edges(store)),
+        regulations=_q(store, "regulations"),
+        variants=_q(store, "clause-variants"),
+    )
+    websites = _q(store, "websites")
+    data.cards = [_card(row, data, edges, websites) for row in licences.to_dict(orient="records")]
+    data.charts = {
+        "status": charts.to_svg(charts.status_bar(data.status_counts)),
+        "severity": charts.to_svg(charts.severity_bar(data.severity_counts or {"info": 0})),
+        "coverage": charts.to_svg(charts.coverage_matrix(data.coverage)) if not data.coverage.empty else "",
+        "timeline": charts.to_svg(charts.timeline(licences.to_dict(orient="records"), as_of)),
+    }
+    return data
+
+
+def _card(lic: dict[str, Any], data: ReportData, edges: pd.DataFrame, websites: pd.DataFrame) -> dict[str, Any]:
+    number = lic["number"]
+    own_edges = edges[edges["number"] == number]
+    authorisations = []
+    for code, group in own_edges.groupby("business_type_code", sort=True):
+        regions = [r for r in group["region_name"].tolist() if isinstance(r, str)]
+        authorisations.append({"code": code, "name": group["business_type_name"].iloc[0],
+                               "coverage": "、".join(sorted(set(regions)))})
+    own = data.findings[data.findings["number"] == number] if not data.findings.empty else data.findings
+    upcoming = own[own["due_date"].notna()] if "due_date" in own else own.iloc[0:0]
+    upcoming = upcoming[upcoming["due_date"] >= data.as_of].sort_values("due_date") if not upcoming.empty else upcoming
+    start, end = lic.get("issue_date"), lic.get("expiry_date")
+    elapsed = None
+    if start and end and end > start:
+        elapsed = max(0.0, min(1.0, (data.as_of - start).days / (end - start).days))
+    return {
+        "licence": lic,
+        "authorisations": authorisations,
+        "status": data.status.get(number, "unknown"),
+        "elapsed": elapsed,
+        "findings": own,
+        "next_deadlines": upcoming.head(5),
+        "websites": websites[websites["number"] == number].to_dict(orient="records"),
+    }
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("kg", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["d"] = lambda v: "" if v is None or v != v else (v.isoformat() if hasattr(v, "isoformat") else v)
+    return env
+
+
+def render_html(data: ReportData) -> str:
+    return _env().get_template("report.html.j2").render(r=data)
+
+
+def render_markdown(data: ReportData) -> str:
+    return _env().get_template("report.md.j2").render(r=data)
+
+
+def write_report(store: Store, as_of: dt.date, out: str | Path, fmt: Format = "html") -> Path:
+    """Build and write the report; returns the path written."""
+    data = build(store, as_of)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(data) if fmt == "html" else render_markdown(data), encoding="utf-8")
+    return path

@@ -1,0 +1,190 @@
+"""Bytes to normalised lines: the character-level layer of the parser.
+
+OCR transcriptions of the certificates mix full- and half-width punctuation,
+put spaces inside CJK runs where the scanner wrapped a line, and carry
+markdown residue. Everything downstream matches on one canonical form, so
+the damage is undone here once; each line keeps the 1-based number it had in
+the decoded text, because provenance must point back to the scan.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from kg.errors import NotACertificateError
+
+#: Inputs above this many bytes are rejected before decoding (bounded time and memory).
+MAX_BYTES = 2 * 1024 * 1024
+#: A line longer than this cannot be part of a certificate; it is dropped as noise.
+MAX_LINE_CHARS = 20_000
+
+_CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_CJK = re.compile(f"[{_CJK_CLASS}]")
+# Characters after which / before which a space is an OCR artefact, never a word break.
+_TIGHT = f"{_CJK_CLASS}\u3000-\u303f\uff00-\uffef\u2018-\u201f\u2026\u00b7()\\[\\],;:!?"
+_SPACE_NEAR_CJK = re.compile(f"(?<=[{_TIGHT}]) +| +(?=[{_TIGHT}])")
+_SPACES = re.compile(r"[^\S\n]+")
+_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u1100-\u11ff\uac00-\ud7af\u3130-\u318f]")
+_MARKDOWN = re.compile(r"^(?:#{1,6}\s*|[-*+•]\s+|>\s*)+")
+_BINARY = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ue000-\uf8ff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MARKDOWN_START = frozenset("#-*+•>")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_TERMINAL = frozenset("。；;:：!！?？")
+
+# Punctuation NFKC leaves alone but OCR prints in several widths or shapes.
+_PUNCT = str.maketrans(
+    {
+        "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u2014": "-", "\u2013": "-",
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2212": "-", "\u2015": "-", "\u3000": " ",
+        "\ufeff": None, "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None, "\u00ad": None,
+        "\u3014": "(", "\u3015": ")", "\uff5f": "(", "\uff60": ")", "\u2474": "(", "\u2475": ")",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of the decoded text: its original 1-based number and its normalised text."""
+
+    no: int
+    text: str
+
+
+def decode(data: bytes, file: str) -> tuple[str, str]:
+    """Bytes to text and the name of the encoding that read them.
+
+    A BOM decides; otherwise UTF-8 is tried before GB18030 because valid UTF-8
+    is almost never accidental, whereas GB18030 accepts most byte soup.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        candidates = [("utf-8-sig", data[3:], "utf-8")]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = [("utf-16", data, "utf-16")]
+    else:
+        candidates = [("utf-8", data, "utf-8"), ("gb18030", data, "gb18030")]
+    for name, payload, codec in candidates:
+        try:
+            text = payload.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        _reject_binary(text, file)
+        return text, name
+    raise NotACertificateError(
+        "not text: the bytes are neither UTF-8, GB18030 nor UTF-16 with a BOM",
+        file=file,
+        hint="give the OCR transcription as a text file",
+    )
+
+
+def _reject_binary(text: str, file: str) -> None:
+    """Binary files decode by accident (GB18030 takes almost anything): control and private-use characters tell."""
+    sample = text[:65536]
+    if not sample:
+        return
+    bad = len(_BINARY.findall(sample))
+    if "\x00" in sample or bad > max(2, len(sample) // 200):
+        raise NotACertificateError(
+            "binary data, not a text transcription", file=file, hint="give the OCR transcription as a text file"
+        )
+
+
+def split_lines(text: str) -> list[str]:
+    """Split on CR, LF and CRLF only, so line numbers match what an editor shows."""
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def normalise(raw: str) -> str:
+    """The canonical form of one line: NFKC, one punctuation width, no OCR spaces, no markdown."""
+    s = unicodedata.normalize("NFKC", _SURROGATE.sub("\ufffd", raw)).translate(_PUNCT)
+    s = _SPACES.sub(" ", s).strip()
+    if s.startswith("|") and s.endswith("|") and s.count("|") >= 3:  # a markdown table row
+        cells = [c.strip() for c in s.strip("|").split("|")]
+        s = " ".join(c for c in cells if c and not set(c) <= set("-: "))
+    if s[:1] in _MARKDOWN_START:
+        s = _MARKDOWN.sub("", s)
+    if "**" in s or "__" in s:
+        s = s.replace("**", "").replace("__", "")
+    return _SPACE_NEAR_CJK.sub("", s).strip() if " " in s else s
+
+
+def has_cjk(s: str) -> bool:
+    return _CJK.search(s) is not None
+
+
+def cjk_count(s: str) -> int:
+    return len(_CJK.findall(s))
+
+
+def has_kana(s: str) -> bool:
+    """Kana or hangul: a Chinese certificate prints none, so a line with them is OCR noise."""
+    return _KANA.search(s) is not None
+
+
+def ends_sentence(s: str) -> bool:
+    """True when a paragraph may end here (a page break after it does not cut a sentence)."""
+    s = s.rstrip(" )\"'”】")
+    return bool(s) and s[-1] in _TERMINAL
+
+
+def compact(s: str) -> str:
+    """NFKC without any white space: the form gold checks and text comparisons use."""
+    return "".join(unicodedata.normalize("NFKC", s).split())
+
+
+_CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def cn_number(s: str) -> int | None:
+    """Chinese numerals up to 九百九十九 (一, 十五, 二十二, 一百零三), or ASCII digits; None if not a number."""
+    if not s:
+        return None
+    if s.isascii() and s.isdigit():
+        return int(s)
+    total, current, seen_unit = 0, None, False
+    for ch in s:
+        if ch in "零〇" and seen_unit:
+            continue
+        if ch in _CN_DIGITS:
+            if current is not None:
+                return None  # two digits in a row (一二) are no number
+            current = _CN_DIGITS[ch]
+        elif ch == "十":
+            if seen_unit and total % 100 >= 10:
+                return None
+            total += (1 if current is None else current) * 10
+            current, seen_unit = None, True
+        elif ch == "百":
+            if current is None or total:
+                return None
+            total += current * 100
+            current, seen_unit = None, True
+        else:
+            return None
+    total += current or 0
+    if current == 0 and not seen_unit:
+        return None
+    return total if total > 0 else None
+
+
+_CN_UNITS = "一二三四五六七八九"
+
+
+def cn_numeral(n: int) -> str:
+    """The printed numeral of 1..999 as clause labels print it (十五, 二十二, 一百零三)."""
+    if n < 10:
+        return _CN_UNITS[n - 1]
+    if n < 20:
+        return "十" + (_CN_UNITS[n - 11] if n % 10 else "")
+    if n < 100:
+        return _CN_UNITS[n // 10 - 1] + "十" + (_CN_UNITS[n % 10 - 1] if n % 10 else "")
+    rest = n % 100
+    head = _CN_UNITS[n // 100 - 1] + "百"
+    if not rest:
+        return head
+    return head + ("零" + cn_numeral(rest) if rest < 10 else ("一" + cn_numeral(rest) if rest < 20 else cn_numeral(rest)))

@@ -1,0 +1,240 @@
+"""The synthetic certificate generator (kg.synth): determinism, variety, damage, and the parser round trip."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from synth_compare import KEYS, compare, norm
+
+from kg import reference, synth
+from kg.synth import REFERENCE_DATE, certificate, generate, licence_number, write
+
+GOLD = Path(__file__).parent / "gold"
+SAMPLES = Path(__file__).parent.parent / "data" / "certificates"
+ROUND_TRIP_COUNT = 300
+
+
+@pytest.fixture(scope="module")
+def register() -> list[synth.SynthCertificate]:
+    return list(generate(300, seed=0))
+
+
+# -- determinism ------------------------------------------------------------
+
+def test_same_seed_gives_byte_identical_output() -> None:
+    a = [(c.file_name, c.text, json.dumps(c.facts, ensure_ascii=False)) for c in generate(40, seed=7)]
+    b = [(c.file_name, c.text, json.dumps(c.facts, ensure_ascii=False)) for c in generate(40, seed=7)]
+    assert a == b
+
+
+def test_certificate_i_does_not_depend_on_count() -> None:
+    short = list(generate(5, seed=1))
+    long = list(generate(30, seed=1))
+    assert [c.text for c in short] == [c.text for c in long[:5]]
+    assert certificate(17, seed=1).text == long[17].text
+
+
+def test_seeds_differ() -> None:
+    assert certificate(0, seed=0).text != certificate(0, seed=1).text
+
+
+def test_generate_streams() -> None:
+    stream = generate(10**12)
+    assert inspect.isgenerator(stream)
+    assert next(stream).file_name == "synth_000000.txt"
+
+
+def test_licence_numbers_are_unique_across_serial_chains() -> None:
+    # certificates i and i + 9999·k share a serial; their (form, province, class, year) must differ
+    numbers = [licence_number(r + k * synth.SERIALS, seed=3)[4] for r in range(150) for k in range(25)]
+    assert len(numbers) == len(set(numbers))
+
+
+def test_write_is_identical_with_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(synth, "CHUNK", 4)  # several chunks, completed out of order by the pool
+    assert write(23, tmp_path / "one", seed=5) == 23
+    assert write(23, tmp_path / "two", seed=5, workers=2) == 23
+    one = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert one == ["facts.jsonl"] + [f"synth_{i:06d}.txt" for i in range(23)]
+    for name in one:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    lines = (tmp_path / "one" / "facts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["file"] for line in lines] == [f"synth_{i:06d}.txt" for i in range(23)]
+    assert (tmp_path / "one" / "synth_000004.txt").read_text(encoding="utf-8") == certificate(4, seed=5).text
+
+
+# -- facts ------------------------------------------------------------------
+
+def test_facts_have_the_gold_keys(register: list[synth.SynthCertificate]) -> None:
+    gold_keys = set()
+    for path in GOLD.glob("*.json"):
+        gold_keys |= set(json.loads(path.read_text(encoding="utf-8"))) - {"note"}
+    for cert in register[:20]:
+        assert gold_keys <= set(cert.facts), gold_keys - set(cert.facts)
+
+
+def test_facts_are_consistent_with_the_text(register: list[synth.SynthCertificate]) -> None:
+    ref = reference.load()
+    for cert in register:
+        f, text = cert.facts, cert.text
+        assert f["licence_number"] in text and f["company"] in text and f["legal_representative"] in text
+        assert f["top_level_clauses"] == [str(n) for n in range(1, 15 + len(f["authorisations"]))]
+        assert list(f["child_clause_counts"]) == f["top_level_clauses"][14:]
+        assert f["scope"] == ("cross-regional" if f["province"] is None else "provincial")
+        if f["province"]:
+            assert f["issuer"] == ref.provinces[f["province"]].authority
+        if not f["dates_unreadable"]:
+            issue, expiry = date.fromisoformat(f["issue_date"]), date.fromisoformat(f["expiry_date"])
+            assert issue <= REFERENCE_DATE and issue < expiry <= issue.replace(day=28) + timedelta(days=5 * 366)
+        else:
+            assert f["issue_date"] is None and f["expiry_date"] is None
+        for a in f["authorisations"]:
+            assert a["business_type"] in ref.business_types
+            assert all(c == "CN" or c in ref.provinces for c in a["coverage"])
+        for check in f["clause_text_checks"]:
+            assert all(norm(s) == s for s in check["contains"] + check["not_contains"])
+
+
+# -- variety ----------------------------------------------------------------
+
+def test_all_mainland_provinces_issue_licences(register: list[synth.SynthCertificate]) -> None:
+    mainland = {p.code for p in reference.load().provinces.values() if p.authority}
+    assert len(mainland) == 31
+    assert {c.facts["province"] for c in register if c.facts["province"]} == mainland
+    numbers = [c.facts["licence_number"] for c in register]
+    assert any(re.fullmatch(r"B1-\d{8}", n) for n in numbers)
+    assert any(re.fullmatch(r"B2-\d{8}", n) for n in numbers)
+    assert any(re.fullmatch(r"\wB[12]-\d{8}", n) for n in numbers)
+    assert any(re.fullmatch(r"\wICP证0\d{5}号", n) for n in numbers)
+
+
+def test_all_catalogue_business_types_appear(register: list[synth.SynthCertificate]) -> None:
+    types = {bt.code for bt in reference.load().business_types.values() if bt.level in ("type", "subtype")}
+    seen = {a["business_type"] for c in register for a in c.facts["authorisations"]}
+    assert types <= seen, types - seen
+    auths = [a for c in register for a in c.facts["authorisations"]]
+    assert any(a["limited_to"] == ["B25-I"] and a["excludes"] == ["B25-2", "B25-4"] for a in auths)
+    assert any(a["excludes"] == ["B25-I"] for a in auths)
+    assert any(a["coverage"] == ["CN"] for a in auths)
+    assert any(a.get("coverage_kind") == "machine-room locations" for a in auths)
+    assert any(len(a["coverage"]) > 1 and "coverage_cities" not in a for a in auths)
+    assert any(not a["coverage_printed"] for a in auths)
+    assert any(len(c.facts["authorisations"]) >= 3 for c in register)
+
+
+def test_dates_cover_expired_expiring_valid_unreadable(register: list[synth.SynthCertificate]) -> None:
+    status = Counter()
+    for c in register:
+        if c.facts["dates_unreadable"]:
+            status["unreadable"] += 1
+            continue
+        expiry = date.fromisoformat(c.facts["expiry_date"])
+        status["expired" if expiry < REFERENCE_DATE else
+               "expiring" if expiry < REFERENCE_DATE + timedelta(days=90) else "valid"] += 1
+    assert set(status) == {"expired", "expiring", "valid", "unreadable"}, status
+    assert status["valid"] > status["expired"] > status["unreadable"] > 0
+
+
+def test_websites_share_access_providers(register: list[synth.SynthCertificate]) -> None:
+    companies = defaultdict(set)
+    for c in register:
+        for w in c.facts["websites"]:
+            companies[w["access_provider"]].add(c.facts["company"])
+            assert w["domains"] and w["server_location"] and w["name"]
+    assert max(len(v) for v in companies.values()) >= 10
+    wrapped = [w for c in register for w in c.facts["websites"] if not all(d in c.text for d in w["domains"])]
+    assert wrapped, "some domain lists should wrap across lines"
+
+
+def test_clause_wording_variants_of_the_samples(register: list[synth.SynthCertificate]) -> None:
+    texts = [norm(c.text) for c in register]
+    for phrase in ("提出续办申请", "提出延续经营许可证的申请", "应按照有关法律法规要求", "应按照国家法律法规要求",
+                   "开展用户信息保护工作", "应当按照相关规定及预案立即进行应急处置", "你公司提供发送短信业务时",
+                   "十七、你公司在经营", "(适用于信息搜索查询服务)"):
+        assert any(phrase in t for t in texts), phrase
+    assert any(c.facts["company_name_variants"] for c in register)
+
+
+# -- damage -----------------------------------------------------------------
+
+LABEL = re.compile(r"^(?:- )?([一二三四五六七八九十]+)、", re.M)
+
+
+def test_no_damage_means_clean_text() -> None:
+    for cert in generate(60, seed=2, damage=0.0):
+        f = cert.facts
+        assert not f["noise_absent"] and not f["dates_unreadable"] and not f["company_name_variants"]
+        assert "#" not in cert.text and "\n- " not in cert.text
+        labels = LABEL.findall(cert.text)
+        assert len(labels) == len(f["top_level_clauses"])
+        assert all("not_contains" in c and c["not_contains"][1] == "特别规定事项" for c in f["clause_text_checks"])
+
+
+def test_damage_rate_scales_the_damage() -> None:
+    def damaged(rate: float) -> int:
+        return sum(len(c.facts["noise_absent"]) + len(c.facts["clause_text_checks"]) for c in generate(80, 4, rate))
+
+    assert damaged(0.0) < damaged(0.05) < damaged(0.3)
+
+
+def test_damage_kinds_of_the_samples_appear() -> None:
+    text = "\n".join(c.text for c in generate(150, seed=9, damage=0.1))
+    assert re.search(r"^\d{3}年 \d月 \d月$", text, re.M)  # unreadable date like 202年 0月 2月
+    assert re.search(r"^(?:- )?[工要基下作上丁][一二三四五六七八九十]+、", text, re.M)  # 工七、
+    assert re.search(r"^(?:- )?[《〈第{C]二?[一二三四五六七八九十]+[)）]", text, re.M)  # 《二)
+    assert re.search(r"\d [个日]", text)  # 10 个工作日
+    assert re.search(r"^# 中华人民共和国", text, re.M) and re.search(r"^## 特别规定事项", text, re.M)
+    assert "发证 日期" in text
+
+
+# -- round trip through the parser -------------------------------------------
+
+def _accuracy(pairs: list[tuple[object, dict]]) -> dict[str, float]:
+    hits: Counter = Counter()
+    seen: Counter = Counter()
+    for cert, facts in pairs:
+        for key, problem in compare(cert, facts).items():
+            seen[key] += 1
+            hits[key] += problem is None
+    return {key: hits[key] / seen[key] for key in seen}
+
+
+@pytest.fixture(scope="module")
+def round_trip() -> dict:
+    parser = pytest.importorskip("kg.parser")
+    gold = []
+    for path in sorted(GOLD.glob("*.json")):
+        facts = json.loads(path.read_text(encoding="utf-8"))
+        gold.append((parser.parse_file(SAMPLES / facts["file"]), facts))
+    synthetic, failures = [], defaultdict(list)
+    for c in generate(ROUND_TRIP_COUNT, seed=0):
+        try:
+            parsed = parser.parse_text(c.text, file=c.file_name)
+        except Exception as exc:  # a crash is a miss on every key, reported with the file
+            failures["crash"].append(f"{c.file_name}: {exc!r}")
+            continue
+        synthetic.append((parsed, c.facts))
+        for key, problem in compare(parsed, c.facts).items():
+            if problem:
+                failures[key].append(f"{c.file_name}: {problem}")
+    return {"gold": _accuracy(gold), "synthetic": _accuracy(synthetic), "failures": failures}
+
+
+def test_round_trip_parses_every_certificate(round_trip: dict) -> None:
+    assert not round_trip["failures"]["crash"], round_trip["failures"]["crash"][:5]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_round_trip_accuracy_matches_the_samples(round_trip: dict, key: str) -> None:
+    """Each key is recovered from synthetic certificates at least as well as from the five samples."""
+    gold = round_trip["gold"].get(key, 1.0)
+    got = round_trip["synthetic"].get(key)
+    if got is None:
+        pytest.skip(f"{key} not in the facts")
+    assert got >= gold, f"{key}: {got:.3f} < gold {gold:.3f}; e.g. {round_trip['failures'][key][:3]}"
