@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kg import queries as _queries
-from kg.errors import KgError
+from kg.errors import KgError, UpdateRefusedError
 from kg.ingest import IngestReport, Progress
 from kg.ingest import ingest as _ingest
 from kg.store import open_store as _open_store
@@ -47,10 +48,6 @@ def open_store(
 
 def ingest(paths: Iterable[str | os.PathLike[str]], store: Store, *, progress: Progress | None = None) -> IngestReport:
     return _ingest(paths, store, progress=progress)
-
-
-class UpdateRefusedError(KgError):
-    exit_code = 6
 
 
 def run_query(
@@ -90,3 +87,58 @@ def export(store: Store, out: str | os.PathLike[str], fmt: str = "trig") -> Path
     with path.open("wb") as fh:
         store.export(fh, fmt)  # type: ignore[arg-type]
     return path
+
+
+@dataclass
+class PushReport:
+    """Which graphs reached the remote store; running the push again completes the rest."""
+
+    pushed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (graph, reason)
+    not_attempted: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.not_attempted
+
+
+def push(source: Store, target: Store, *, graphs: Iterable[str] | None = None) -> PushReport:
+    """Replace each graph of ``source`` on ``target``, one atomic graph replacement at a time.
+
+    A graph is either pushed whole or left as it was on the remote. When the
+    endpoint is unreachable (after the remote store's own bounded retries) the
+    push stops and lists the graphs it did not attempt; graph-specific errors
+    are recorded and the push goes on.
+    """
+    from kg.errors import EndpointError
+
+    names = sorted(graphs if graphs is not None else source.graph_names())
+    report = PushReport()
+    for i, graph in enumerate(names):
+        try:
+            target.replace_graph(graph, source.graph_nquads(graph))
+        except EndpointError as exc:
+            report.failed.append((graph, exc.one_line()))
+            report.not_attempted.extend(names[i + 1 :])
+            break
+        except KgError as exc:
+            report.failed.append((graph, exc.one_line()))
+            continue
+        report.pushed.append(graph)
+    return report
+
+
+def serve(store_dir: str | os.PathLike[str] | None = None, *, host: str = "127.0.0.1", port: int = 7878,
+          allow_updates: bool = False) -> Any:
+    """An Oxigraph SPARQL server over the embedded store (read-only unless ``allow_updates``).
+
+    Returns the started :class:`~kg.store.server.OxigraphServer` (a context
+    manager); the default graph is the union of the certificate graphs, as in
+    the library.
+    """
+    from kg.store.server import OxigraphServer
+
+    location = Path(store_dir or default_store_dir())
+    if not location.is_dir():
+        raise KgError("no store here", file=str(location), hint="run 'kg ingest …' first or pass --store DIR")
+    return OxigraphServer(location, port=port, host=host, read_only=not allow_updates, union_default_graph=True)

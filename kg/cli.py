@@ -30,7 +30,7 @@ import typer
 
 from kg.errors import KgError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="licence-kg: a compliance knowledge graph of "
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="licence-kg: a compliance knowledge graph of "
                   "Chinese value-added telecom licences (增值电信业务经营许可证).")
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store directory (default $KG_STORE or ./kg-store)")]
@@ -236,6 +236,89 @@ def export(
     _guard(run)
     if out is not None:
         typer.echo(f"wrote {out}", err=True)
+
+
+@app.command()
+def push(
+    endpoint: Annotated[str, typer.Option("--endpoint", help="Target SPARQL endpoint URL (credentials from "
+                                          "KG_ENDPOINT_USER / KG_ENDPOINT_PASSWORD)")],
+    store: StoreOpt = None,
+    dialect: DialectOpt = "oxigraph",
+) -> None:
+    """Replace each certificate graph of the local store on a remote SPARQL store (re-run to complete)."""
+    from kg import api
+
+    def run() -> Any:
+        with _store(store, None, read_only=True) as local, _store(None, endpoint, dialect) as remote:
+            return api.push(local, remote)
+
+    report = _guard(run)
+    typer.echo(f"pushed {len(report.pushed)} graph(s), failed {len(report.failed)}, "
+               f"not attempted {len(report.not_attempted)}")
+    for graph, reason in report.failed:
+        typer.echo(f"  failed: {graph}: {reason}")
+    for graph in report.not_attempted:
+        typer.echo(f"  not pushed: {graph}")
+    if not report.ok:
+        typer.echo("run 'kg push' again to complete the rest", err=True)
+        raise typer.Exit(8)
+
+
+@app.command()
+def serve(
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 7878,
+    allow_updates: Annotated[bool, typer.Option("--allow-updates", help="Accept SPARQL Update and GSP writes")] = False,
+) -> None:
+    """Serve the store as a SPARQL endpoint (Oxigraph server; read-only unless --allow-updates)."""
+    import time
+
+    from kg import api
+
+    server = _guard(lambda: api.serve(store, host=host, port=port, allow_updates=allow_updates))
+    with server:
+        mode = "read-write" if allow_updates else "read-only"
+        typer.echo(f"serving {server.url} ({mode}); SPARQL queries at {server.query_url}; Ctrl-C to stop")
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            typer.echo("stopped")
+
+
+@app.command("run")
+def run_main(
+    certificates: Annotated[list[str] | None, typer.Argument(help="Certificates (default: the samples)")] = None,
+    store: StoreOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date (default: today)")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Report file")] = Path("out/report.html"),
+) -> None:
+    """The main job: ingest, print a summary and the licences, check compliance, write the report."""
+    import datetime as dt
+
+    from kg import api, compliance, report
+    from kg.formatting import render
+
+    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    paths = certificates or [str(Path(__file__).resolve().parent.parent / "data" / "certificates")]
+
+    def run() -> Any:
+        with _store(store, None) as s:
+            ingest_report = _with_progress(lambda progress: api.ingest(paths, s, progress=progress))
+            typer.echo(_ingest_summary(ingest_report))
+            typer.echo(render(api.run_query("licences", s).to_dataframe(), "table", title="licences"), nl=False)
+            result = compliance.check(s, day)
+            counts = result.to_dataframe()["severity"].value_counts().to_dict() if result.findings else {}
+            typer.echo(f"compliance as of {day}: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in
+                                                                ("error", "warning", "info")))
+            path = report.write_report(s, day, out)
+            return ingest_report, path
+
+    ingest_report, path = _guard(run)
+    typer.echo(f"report written to {path.resolve()}")
+    if ingest_report.failed:
+        raise typer.Exit(3)
 
 
 def main() -> None:
