@@ -21,31 +21,52 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
-from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS
+from rdflib.namespace import DCTERMS as _DCTERMS
+from rdflib.namespace import RDF as _RDF
+from rdflib.namespace import RDFS as _RDFS
+from rdflib.namespace import SKOS as _SKOS
 
+from kg import namespaces as ns
 from kg import reference
 from kg.models import Certificate, Clause, Deadline
-from kg.namespaces import (
-    ANCHOR_EVENTS,
-    DEFAULT_DATA_BASE,
-    ELI,
-    FOAF,
-    FREQ,
-    LIC,
-    ORG,
-    PROV,
-    ROV,
-    RRMV,
-    SCHEMA,
-    TIME,
-    VOCAB,
-)
+from kg.namespaces import ANCHOR_EVENTS, DEFAULT_DATA_BASE, VOCAB
 from kg.rdfterms import Triple, boolean, date, duration, integer, plain, to_nquads, zh
 
-TEMPLATES_GRAPH = "graph/templates"
 
-_RELATIONS = {"within": LIC.Within, "before": LIC.Before, "after": LIC.After}
+class _Cached:
+    """A namespace whose terms are looked up once, then read as plain attributes.
+
+    rdflib's namespace ``__getattr__`` costs microseconds per access; the mapping
+    touches terms ~10^3 times per certificate. The first access still goes through
+    the closed namespace, so a mistyped term raises as before.
+    """
+
+    def __init__(self, namespace: Any) -> None:
+        self._namespace = namespace
+
+    def __getattr__(self, name: str) -> str:
+        value = getattr(self._namespace, name)
+        setattr(self, name, value)
+        return value
+
+
+LIC = _Cached(ns.LIC)
+SCHEMA, ROV, ORG, FOAF, PROV, ELI = (_Cached(x) for x in (ns.SCHEMA, ns.ROV, ns.ORG, ns.FOAF, ns.PROV, ns.ELI))
+RRMV, TIME, FREQ = (_Cached(x) for x in (ns.RRMV, ns.TIME, ns.FREQ))
+RDF, RDFS, SKOS, DCTERMS = (_Cached(x) for x in (_RDF, _RDFS, _SKOS, _DCTERMS))
+
+TEMPLATES_GRAPH = "graph/templates"
+_BT = str(VOCAB["business-type/"])
+
+
+def _bt(code: str) -> str:
+    """IRI of a catalogue concept (plain string concatenation: this runs ~10^2 times per certificate)."""
+    return _BT + code
+
+_RELATIONS = {"within": ns.LIC.Within, "before": ns.LIC.Before, "after": ns.LIC.After}
 
 
 @dataclass
@@ -78,6 +99,7 @@ def licence_key(cert: Certificate) -> str:
     return f"{prefix}{num.form}-{year}{num.serial}"
 
 
+@lru_cache(maxsize=8192)
 def canonical_wording(text: str) -> str:
     """The stored form of a clause wording: NFKC, white space removed except between Latin words.
 
@@ -89,6 +111,7 @@ def canonical_wording(text: str) -> str:
     return re.sub(r"\s+", "", norm).replace("\u0001", " ")
 
 
+@lru_cache(maxsize=8192)
 def wording_key(text: str) -> str:
     """Key of a clause wording: a hash of its canonical form."""
     return hashlib.sha1(canonical_wording(text).encode("utf-8")).hexdigest()[:20]
@@ -127,7 +150,7 @@ def map_certificate(cert: Certificate, base: str = DEFAULT_DATA_BASE) -> MappedC
     add((lic, SCHEMA.identifier, plain(num.printed)))
     add((lic, RDFS.label, zh(num.printed)))
     add((lic, LIC.numberForm, plain(num.form)))
-    add((lic, LIC.licenceClass, VOCAB["business-type/" + num.licence_class]))
+    add((lic, LIC.licenceClass, _bt(num.licence_class)))
     add((lic, LIC.scope, LIC.CrossRegional if num.scope == "cross-regional" else LIC.Provincial))
     add((lic, LIC.serialNumber, plain(num.serial)))
     if num.first_issued_year is not None:
@@ -195,11 +218,11 @@ def map_certificate(cert: Certificate, base: str = DEFAULT_DATA_BASE) -> MappedC
         a = iri("authorisation", auth.business_type)
         add((lic, LIC.authorisation, a))
         add((a, RDF.type, LIC.Authorisation))
-        add((a, LIC.businessType, VOCAB["business-type/" + auth.business_type]))
+        add((a, LIC.businessType, _bt(auth.business_type)))
         for code in auth.limited_to:
-            add((a, LIC.limitedTo, VOCAB["business-type/" + code]))
+            add((a, LIC.limitedTo, _bt(code)))
         for code in auth.excludes:
-            add((a, LIC.excludes, VOCAB["business-type/" + code]))
+            add((a, LIC.excludes, _bt(code)))
         for entry in auth.coverage:
             region = VOCAB["region/" + entry.region]
             regions.add(region)
@@ -306,11 +329,12 @@ def _map_clause(
     add((lic, LIC.clause, c))
     add((c, RDF.type, LIC.Clause))
     add((c, LIC.clauseId, plain(clause.id)))
-    if clause.number is not None:
-        add((c, LIC.clauseNumber, integer(clause.number)))
-    if clause.label is not None:
-        add((c, LIC.printedLabel, zh(clause.label)))
-    add((c, LIC.labelRepaired, boolean(clause.label_repaired)))
+    # Compact model: the position is in the id and a well-printed label follows from it, so the
+    # printed label is kept only where OCR garbled it (a register holds ~50 clauses per licence).
+    if clause.label_repaired:
+        add((c, LIC.labelRepaired, boolean(True)))
+        if clause.label is not None:
+            add((c, LIC.printedLabel, zh(clause.label)))
     if parent is not None:
         add((c, LIC.parentClause, parent))
     key = wording_key(clause.text)
@@ -322,9 +346,9 @@ def _map_clause(
     if clause.applies_to_printed:
         add((c, LIC.appliesToPrinted, zh(clause.applies_to_printed)))
     for code in clause.applies_to:
-        add((c, LIC.appliesToService, VOCAB["business-type/" + code]))
+        add((c, LIC.appliesToService, _bt(code)))
     if clause.governs_business_type:
-        add((c, LIC.governsBusinessType, VOCAB["business-type/" + clause.governs_business_type]))
+        add((c, LIC.governsBusinessType, _bt(clause.governs_business_type)))
     for m in clause.modality:
         add((c, LIC.modality, LIC.Duty if m == "duty" else LIC.Prohibition))
     for citation in clause.citations:
@@ -346,7 +370,7 @@ def _map_deadline(t: list[Triple], d: str, deadline: Deadline, cert: Certificate
         add((d, LIC.sourceLine, integer(deadline.line)))
     if deadline.recurrence is not None:
         add((d, RDF.type, LIC.RecurringWindow))
-        add((d, DCTERMS.accrualPeriodicity, FREQ[deadline.recurrence]))
+        add((d, DCTERMS.accrualPeriodicity, getattr(FREQ, deadline.recurrence)))
         add((d, LIC.window, plain(deadline.window or "")))
         return
     add((d, RDF.type, LIC.Deadline))
