@@ -22,19 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kg import deadlines
-from kg.fields import issue, lookups, names_in
-from kg.models import Citation, Clause, Deadline, ExtractionIssue
+from kg.fields import IssueLog, lookups, names_in
+from kg.models import Citation, Clause, Deadline
 from kg.sections import Item
 from kg.text import cn_number, cn_numeral, ends_sentence
 
 _NUMERALS = "一二三四五六七八九十百零〇0-9人入士干千大匕"
 _CONFUSABLE = str.maketrans({"人": "八", "入": "八", "士": "十", "干": "十", "千": "十", "大": "六", "匕": "七"})
-_TOP = re.compile(rf"^(?P<junk>[^\s、,。()]{{0,2}}?)(?P<num>[{_NUMERALS}]{{1,4}})、")
+_TOP = re.compile(rf"^(?P<junk>[^\s、,。()]{{0,2}}?)(?P<num>[{_NUMERALS}]{{1,4}})[、,.]")
 _ITEM = re.compile(
     rf"^(?P<junk>[^\s、,。()]{{0,2}}?)(?P<open>[(《〈<\[{{【C]?)(?P<num>[{_NUMERALS}]{{1,4}})(?P<close>[)》〉>\]}}】])"
 )
 _JUNK_BEFORE_SUBJECT = re.compile(r"^(?P<junk>[^\s你]{1,2}?)你公司")
-_PLAUSIBLE_OPENERS = frozenset("如若对当凡请经由在向因与和及或但则且并要是其该此")
+_PLAUSIBLE_OPENERS = frozenset("如若对当凡请经由在向因与和及或但则且并使令")
 _APPLIES = re.compile(r"^\((?:仅)?适用于(?P<what>[^()]{1,60})\)")
 _GOVERNS = re.compile(r"你公司在经营(?P<what>.{2,30}?)时,?应当?遵守(?:下列|以下|如下)规定")
 _TITLE = re.compile(r"《(?P<title>[^《》()。,;:\s]{2,60})》")
@@ -87,7 +87,7 @@ def read_label(text: str) -> Label | None:
         if not readings or readings[0] > 999:
             continue
         printed = m.group(0)
-        return Label(kind, printed, readings, printed == canonical(kind, readings[0]), text[m.end():].lstrip())
+        return Label(kind, printed, readings, printed == canonical(kind, readings[0]), text[m.end():].lstrip(" 、,.:"))
     return None
 
 
@@ -104,9 +104,11 @@ def segment(items: list[Item]) -> tuple[list[tuple[int, str]], list[Seg]]:
             segs.append(Seg(label, [(it.line.no, label.rest)], it.page_break))
         elif not segs:
             preamble.append((it.line.no, t))
-        elif segs and (not it.gap_before or not ends_sentence(prev) or it.page_break):
+        elif not it.gap_before or not ends_sentence(prev):
             segs[-1].pieces.append((it.line.no, t))
         else:
+            # A fresh paragraph. After a page break it is kept apart only for now: unless the
+            # sequence shows a lost label it is (almost always) the same paragraph going on.
             m = _JUNK_BEFORE_SUBJECT.match(t)
             junk = m.group("junk") if m and not set(m.group("junk")) & _PLAUSIBLE_OPENERS else ""
             segs.append(Seg(None, [(it.line.no, t)], it.page_break, junk))
@@ -117,10 +119,11 @@ def segment(items: list[Item]) -> tuple[list[tuple[int, str]], list[Seg]]:
 class _Tree:
     """Assigns numbers to labelled paragraphs from their sequence and files free paragraphs."""
 
-    def __init__(self, issues: list[ExtractionIssue]) -> None:
+    def __init__(self, issues: IssueLog) -> None:
         self.tops: list[Node] = []
         self.issues = issues
         self.orphans: list[Seg] = []
+        self.following: tuple[int, ...] = ()
 
     def owner(self) -> Node | None:
         if not self.tops:
@@ -128,7 +131,9 @@ class _Tree:
         top = self.tops[-1]
         return top.children[-1] if top.children else top
 
-    def add(self, seg: Seg) -> None:
+    def add(self, seg: Seg, following: tuple[int, ...] = ()) -> None:
+        """File one paragraph; ``following`` are the readings of the next label of the same kind."""
+        self.following = following
         if seg.label is None:
             self.free(seg)
         elif seg.label.kind == "top":
@@ -146,8 +151,8 @@ class _Tree:
     def reject(self, seg: Seg, label: Label) -> None:
         """Not a label after all (out of sequence): the paragraph is text."""
         line = seg.pieces[0][0]
-        self.issues.append(issue("label-out-of-sequence", f"{label.printed!r} does not fit the sequence; kept as text",
-                                 line, "info"))
+        self.issues.add("label-out-of-sequence", f"{label.printed!r} does not fit the sequence; kept as text",
+                        line, "info")
         seg.pieces[0] = (line, label.printed + seg.pieces[0][1])
         seg.label = None
         self.free(seg)
@@ -158,6 +163,8 @@ class _Tree:
         fits = [r for r in label.readings if expected < r <= expected + pending]
         if fits:
             return min(fits)
+        if expected + 1 in self.following:
+            return expected  # the next label goes on from here: this numeral is misread
         if label.clean and label.readings[0] > expected:
             return label.readings[0]
         near = [r for r in label.readings if expected < r <= expected + 2]
@@ -182,9 +189,11 @@ class _Tree:
         top = self.tops[-1]
         expected = (top.children[-1].number or 0) + 1 if top.children else 1
         owner = top.children[-1] if top.children else top
-        if expected > 1 and 1 in label.readings and expected not in label.readings and owner.frees \
+        restart = expected > 1 and expected not in label.readings
+        first_list = not top.children and not top.seg.pieces[-1][1].endswith(":")
+        if 1 in label.readings and (restart or first_list) and owner.frees \
                 and owner.frees[-1].pieces[-1][1].endswith(":"):
-            # A list restarts at (一) after a paragraph ending 规定: the clause label above it was lost.
+            # A list (re)starts at (一) under a paragraph ending 规定: the clause label above it was lost.
             self.fill(owner, 1, self.tops, (top.number or 0) + 1, last=True)
             top, expected, owner = self.tops[-1], 1, self.tops[-1]
         r = self.pick(label, expected, len(owner.frees))
@@ -204,9 +213,9 @@ class _Tree:
         if last:
             chosen = [len(frees) - 1]
         else:
-            junky = [i for i, s in enumerate(frees) if s.junk]
-            plain = [i for i, s in enumerate(frees) if not s.junk]
-            chosen = sorted((junky + plain)[:k])
+            # A label's remnant (作你公司) is the best evidence, then a paragraph break within a page.
+            order = sorted(range(len(frees)), key=lambda i: (not frees[i].junk, frees[i].page_break, i))
+            chosen = sorted(order[:k])
         owner.frees = frees[:chosen[0]]
         for n, (ci, nxt) in enumerate(zip(chosen, [*chosen[1:], len(frees)], strict=True)):
             seg = frees[ci]
@@ -215,36 +224,50 @@ class _Tree:
             node = Node(seg, first + n, seg.junk or None, True, frees=frees[ci + 1:nxt])
             siblings.append(node)
             kind = "top" if siblings is self.tops else "item"
-            self.issues.append(issue("label-lost", f"paragraph read as clause {canonical(kind, first + n)} "
-                                     "whose label was lost", line))
+            self.issues.add("label-lost", f"paragraph read as clause {canonical(kind, first + n)} "
+                            "whose label was lost", line)
         return len(chosen)
 
     def gap(self, seg: Seg, expected: int, got: int) -> None:
-        self.issues.append(issue("clause-sequence-gap", f"expected clause {expected}, found {got}", seg.pieces[0][0]))
+        self.issues.add("clause-sequence-gap", f"expected clause {expected}, found {got}", seg.pieces[0][0])
 
     def node(self, seg: Seg, label: Label, n: int) -> Node:
         repaired = label.printed != canonical(label.kind, n)
         if repaired:
-            self.issues.append(issue("label-repaired", f"label {label.printed!r} read as {canonical(label.kind, n)!r}",
-                                     seg.pieces[0][0], "info"))
+            self.issues.add("label-repaired", f"label {label.printed!r} read as {canonical(label.kind, n)!r}",
+                            seg.pieces[0][0], "info")
         return Node(seg, n, label.printed, repaired)
 
 
-def build(items: list[Item], issues: list[ExtractionIssue]) -> tuple[list[tuple[int, str]], list[Clause]]:
+def _next_readings(segs: list[Seg], i: int) -> tuple[int, ...]:
+    label = segs[i].label
+    if label is None:
+        return ()
+    for seg in segs[i + 1:]:
+        if seg.label is None:
+            continue
+        if seg.label.kind == label.kind:
+            return seg.label.readings
+        if label.kind == "item":
+            return ()  # the list ends at the next clause
+    return ()
+
+
+def build(items: list[Item], issues: IssueLog) -> tuple[list[tuple[int, str]], list[Clause]]:
     """The preamble lines and the clause tree of the provisions section."""
     preamble, segs = segment(items)
     tree = _Tree(issues)
-    for seg in segs:
-        tree.add(seg)
+    for i, seg in enumerate(segs):
+        tree.add(seg, _next_readings(segs, i))
     for seg in tree.orphans:
         preamble.extend(seg.pieces)
     clauses = [_clause(top, str(top.number), issues) for top in tree.tops]
-    if not clauses and items:
-        issues.append(issue("missing-field", "no numbered clause found in 特别规定事项", items[0].line.no))
+    if not clauses:
+        issues.add("missing-field", "no numbered clause of 特别规定事项 found", items[0].line.no if items else None)
     return preamble, clauses
 
 
-def _clause(node: Node, cid: str, issues: list[ExtractionIssue]) -> Clause:
+def _clause(node: Node, cid: str, issues: IssueLog) -> Clause:
     pieces = list(node.seg.pieces)
     children: list[Clause] = []
     if not node.children:
@@ -255,9 +278,16 @@ def _clause(node: Node, cid: str, issues: list[ExtractionIssue]) -> Clause:
             pieces.extend(seg.pieces)
         for child in node.children:
             child_id = f"{cid}.{child.number}"
+            units: list[list[tuple[int, str]]] = [list(child.seg.pieces)]
+            for seg in child.frees:
+                if seg.page_break:
+                    units[-1].extend(seg.pieces)  # continues across the page break
+                else:
+                    units.append(list(seg.pieces))  # an unlabelled paragraph of its own
+            child.seg.pieces = units[0]
             children.append(_clause(Node(child.seg, child.number, child.printed, child.repaired), child_id, issues))
-            for i, seg in enumerate(child.frees):
-                children.append(_facts(seg.pieces, f"{child_id}{_letters(i)}", None, None, False, [], issues))
+            for i, unit in enumerate(units[1:]):
+                children.append(_facts(unit, f"{child_id}{_letters(i)}", None, None, False, [], issues))
     return _facts(pieces, cid, node.number, node.printed, node.repaired, children, issues)
 
 
@@ -285,7 +315,7 @@ def _letters(i: int) -> str:
 
 
 def _facts(pieces: list[tuple[int, str]], cid: str, number: int | None, label: str | None, repaired: bool,
-           children: list[Clause], issues: list[ExtractionIssue]) -> Clause:
+           children: list[Clause], issues: IssueLog) -> Clause:
     text = "".join(t for _, t in pieces)
     cut = 0
     applies_printed, applies = None, []
@@ -294,7 +324,7 @@ def _facts(pieces: list[tuple[int, str]], cid: str, number: int | None, label: s
         applies_printed = m.group("what")
         applies, left = names_in(applies_printed, issues, pieces[0][0])
         for piece in left:
-            issues.append(issue("business-type-unknown", f"(适用于{piece}) is no catalogue service", pieces[0][0]))
+            issues.add("business-type-unknown", f"(适用于{piece}) is no catalogue service", pieces[0][0])
         cut = m.end()
         text = text[cut:]
     index = line_index(pieces)
@@ -305,12 +335,12 @@ def _facts(pieces: list[tuple[int, str]], cid: str, number: int | None, label: s
     governs = None
     g = _GOVERNS.search(text)
     if g:
-        codes, _ = names_in(g.group("what"), [], line_at(g.start()))
+        codes, _ = names_in(g.group("what"), IssueLog(), line_at(g.start()))
         name = g.group("what")
         governs = lookups().name_to_code.get(name) or lookups().name_to_code.get(name + "业务") or \
             (codes[0] if len(codes) == 1 else None)
         if governs is None:
-            issues.append(issue("business-type-unknown", f"clause governs unknown business {name!r}", line_at(g.start())))
+            issues.add("business-type-unknown", f"clause governs unknown business {name!r}", line_at(g.start()))
     modality = [k for k, hit in (("duty", _DUTY.search(text)), ("prohibition", "不得" in text)) if hit]
     found = [
         Deadline(amount=f.amount, unit=f.unit, relation=f.relation, anchor=f.anchor,  # type: ignore[arg-type]
@@ -326,7 +356,7 @@ def _facts(pieces: list[tuple[int, str]], cid: str, number: int | None, label: s
     )
 
 
-def citations(text: str, line_at: Callable[[int], int], issues: list[ExtractionIssue]) -> list[Citation]:
+def citations(text: str, line_at: Callable[[int], int], issues: IssueLog) -> list[Citation]:
     """Regulations cited in 《》; look-alikes (the section's own title, an information system) are not."""
     lk = lookups()
     out: list[Citation] = []
@@ -339,7 +369,7 @@ def citations(text: str, line_at: Callable[[int], int], issues: list[ExtractionI
         article = _ARTICLE.match(tail)
         line = line_at(m.start())
         if lk.ref.regulation_by_title(title) is None:
-            issues.append(issue("regulation-unknown", f"《{title}》 is not in the regulations vocabulary", line, "info"))
+            issues.add("regulation-unknown", f"《{title}》 is not in the regulations vocabulary", line, "info")
         out.append(Citation(title=title, order_no=order.group("order") if order else None,
                             article=article.group(0) if article else None, line=line))
     return out

@@ -8,15 +8,15 @@ an :class:`~kg.models.ExtractionIssue` and left out, not guessed.
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 
 from kg import reference
 from kg.models import Authorisation, CoverageEntry, ExtractionIssue, LicenceNumber
-from kg.text import Line, cn_number
+from kg.text import Line
 
 MIIT_NAME = "工业和信息化部"  # the issuer of every cross-regional licence (the clauses' "我部")
 MIIT_CODE = "MIIT"
@@ -79,8 +79,30 @@ def lookups() -> Lookups:
     )
 
 
-def issue(code: str, message: str, line: int | None = None, severity: str = "warning") -> ExtractionIssue:
-    return ExtractionIssue(code=code, message=message, line=line, severity=severity)  # type: ignore[arg-type]
+#: Issues of one code beyond this are summarised in one issue, so noise cannot inflate the result.
+MAX_ISSUES_PER_CODE = 200
+
+
+class IssueLog(list[ExtractionIssue]):
+    """The issues of one parse, in order of discovery, at most MAX_ISSUES_PER_CODE of each code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter[str] = Counter()
+
+    def add(self, code: str, message: str, line: int | None = None, severity: str = "warning") -> None:
+        self.counts[code] += 1
+        if self.counts[code] <= MAX_ISSUES_PER_CODE:
+            self.append(ExtractionIssue(code=code, message=message, line=line, severity=severity))  # type: ignore[arg-type]
+
+    def final(self) -> IssueLog:
+        """Sorted by line (file-level issues last), with one summary per code that overflowed."""
+        out = sorted(self, key=lambda i: (i.line is None, i.line or 0))
+        for code, n in self.counts.items():
+            if n > MAX_ISSUES_PER_CODE:
+                out.append(ExtractionIssue(code=code, severity="info",
+                                           message=f"{n - MAX_ISSUES_PER_CODE} more issues of this kind not listed"))
+        return out
 
 
 # -- licence number ------------------------------------------------------------
@@ -93,7 +115,7 @@ def number_key(m: re.Match[str]) -> tuple[str, str, str]:
     return (m.group("abbr") or "", m.group("cls").replace(" ", ""), m.group("digits"))
 
 
-def decode_number(m: re.Match[str], line: int, issues: list[ExtractionIssue]) -> LicenceNumber:
+def decode_number(m: re.Match[str], line: int, issues: IssueLog) -> LicenceNumber:
     """The facts a licence number encodes (scope, class, issuer, year): no certificate prints them."""
     lk = lookups()
     printed = re.sub(r"\s+", "", m.group(0))
@@ -108,7 +130,7 @@ def decode_number(m: re.Match[str], line: int, issues: list[ExtractionIssue]) ->
     digits = m.group("digits")
     year: int | None = int(digits[:4])
     if not 1990 <= year <= 2099 or len(digits) < 7:  # type: ignore[operator]
-        issues.append(issue("licence-number-unusual", f"no plausible year in licence number {printed}", line))
+        issues.add("licence-number-unusual", f"no plausible year in licence number {printed}", line)
         year = None
     serial = digits[4:] if year is not None else digits
     abbr = m.group("abbr")
@@ -125,35 +147,6 @@ def decode_number(m: re.Match[str], line: int, issues: list[ExtractionIssue]) ->
     )
 
 
-# -- dates -----------------------------------------------------------------------
-
-_CN_NUM = "〇零一二三四五六七八九十"
-DATE_RE = re.compile(rf"([0-9{_CN_NUM}]{{1,4}})年([0-9{_CN_NUM}]{{0,3}})月(?:([0-9{_CN_NUM}]{{0,3}})([日月号]))?")
-_CN_YEAR = str.maketrans("〇零一二三四五六七八九", "00123456789")
-
-
-def _date_part(s: str) -> int | None:
-    return int(s) if s.isdigit() else cn_number(s)
-
-
-def parse_date(printed: str) -> dt.date | None:
-    """A printed date, or None when any part is unreadable (never a guess: 202年0月2月 stays unknown)."""
-    m = DATE_RE.search(printed)
-    if m is None or m.group(4) not in ("日", "号"):
-        return None
-    ys = m.group(1).translate(_CN_YEAR)
-    if len(ys) != 4 or not ys.isdigit():
-        return None
-    month, day = _date_part(m.group(2)), _date_part(m.group(3) or "")
-    if month is None or day is None:
-        return None
-    try:
-        value = dt.date(int(ys), month, day)
-    except ValueError:
-        return None
-    return value if 1980 <= value.year <= 2100 else None
-
-
 # -- business types and coverage -------------------------------------------------
 
 _SEPARATORS = "、,，;；和及与/ "
@@ -163,7 +156,7 @@ _MACHINE_ROOM = re.compile(r"^(?:IDC)?机房(?:所在地|所在城市|位置|地
 _TABLE_LABELS = re.compile(r"业务种类|\(?服务项目\)?|(?:业务)?及?覆盖范围:?")
 
 
-def names_in(text: str, issues: list[ExtractionIssue], line: int) -> tuple[list[str], list[str]]:
+def names_in(text: str, issues: IssueLog, line: int) -> tuple[list[str], list[str]]:
     """Catalogue codes of the names in a 、-list, longest match first; and the pieces that resolved to none."""
     lk = lookups()
     codes: list[str] = []
@@ -186,7 +179,7 @@ def names_in(text: str, issues: list[ExtractionIssue], line: int) -> tuple[list[
             close = difflib.get_close_matches(piece, [nm for nm, _ in lk.all_names], n=1, cutoff=0.85)
             if close and len(piece) >= 4:
                 codes.append(lk.name_to_code[close[0]])
-                issues.append(issue("business-type-fuzzy", f"read {piece!r} as {close[0]!r}", line, "info"))
+                issues.add("business-type-fuzzy", f"read {piece!r} as {close[0]!r}", line, "info")
             else:
                 left.append(piece)
         i = j
@@ -251,7 +244,8 @@ def table_fragments(lines: list[Line]) -> list[tuple[str, int]]:
     """The values of the business table, its form labels and boilerplate stripped, in reading order."""
     out: list[tuple[str, int]] = []
     in_note = False
-    rows: list[list] = []
+    rows: list[tuple[list[str], int]] = []
+    balance = 0  # open brackets of the current row, kept as it grows (no rescans)
     for ln in lines:
         text = ln.text.replace(" ", "")
         if in_note:
@@ -266,12 +260,14 @@ def table_fragments(lines: list[Line]) -> list[tuple[str, int]]:
         text = _TABLE_LABELS.sub(" ", text).strip(" :")
         if not text:
             continue
-        if rows and _wraps(rows[-1][0], text):
-            rows[-1][0] += text
+        if rows and (balance > 0 or _wraps(rows[-1][0][-1], text)):
+            rows[-1][0].append(text)
         else:
-            rows.append([text, ln.no])
-    for text, no in rows:
-        for frag in re.split(r"[。;；]|\s+", text):
+            rows.append(([text], ln.no))
+            balance = 0
+        balance += text.count("(") - text.count(")")
+    for parts, no in rows:
+        for frag in re.split(r"[。;；]|\s+", "".join(parts)):
             frag = frag.strip(" :,，、")
             if frag:
                 out.append((frag, no))
@@ -283,7 +279,7 @@ def _wraps(prev: str, nxt: str) -> bool:
     prev, nxt = prev.rstrip(), nxt.lstrip()
     if not prev or not nxt:
         return False
-    if prev.count("(") > prev.count(")") or prev[-1] in "、,，和及与":
+    if prev[-1] in "、,，和及与":
         return True
     tail, head = prev[-16:], nxt[:16]
     window = tail + head
@@ -291,7 +287,7 @@ def _wraps(prev: str, nxt: str) -> bool:
     return any((m := words.match(window, i)) is not None and m.end() > len(tail) for i in range(len(tail)))
 
 
-def parse_table(lines: list[Line], issues: list[ExtractionIssue]) -> list[Authorisation]:
+def parse_table(lines: list[Line], issues: IssueLog) -> list[Authorisation]:
     """One authorisation per business type, with the qualifiers and coverage printed after it.
 
     OCR reads the two-column table row by row, so the form labels and the
@@ -314,7 +310,7 @@ def parse_table(lines: list[Line], issues: list[ExtractionIssue]) -> list[Author
                 a = _Auth(code=code, printed=m.group(0), line=line)
                 auths.append(a)
             else:
-                issues.append(issue("business-type-repeated", f"{m.group(0)} is printed twice; merged", line, "info"))
+                issues.add("business-type-repeated", f"{m.group(0)} is printed twice; merged", line, "info")
             group = [*group, a] if last == "type" else [a]
             last, pos = "type", m.end()
         rest = frag[pos:]
@@ -323,7 +319,7 @@ def parse_table(lines: list[Line], issues: list[ExtractionIssue]) -> list[Author
     return [_finish(a) for a in auths]
 
 
-def _rest(text: str, line: int, group: list[_Auth], issues: list[ExtractionIssue], *, leading: bool) -> str:
+def _rest(text: str, line: int, group: list[_Auth], issues: IssueLog, *, leading: bool) -> str:
     """Qualifiers and coverage after a business type; returns what the text was ('qual', 'cover', '')."""
     what = ""
     leftover: list[str] = []
@@ -334,13 +330,13 @@ def _rest(text: str, line: int, group: list[_Auth], issues: list[ExtractionIssue
         inner = m.group(1) if m.group(1) is not None else m.group(2) + m.group(3)
         verb = re.match(r"(仅限|不含|不包括|不包含)", inner)
         body = inner[verb.end():] if verb else inner
-        codes, left = names_in(body, [], line)
+        codes, left = names_in(body, IssueLog(), line)
         if not codes and verb is None:
             leftover.append(inner)  # a parenthesised place list, not a qualifier
             continue
         codes, left = names_in(body, issues, line)
         if not group:
-            issues.append(issue("table-unparsed", f"qualifier {inner!r} before any business type", line))
+            issues.add("table-unparsed", f"qualifier {inner!r} before any business type", line)
             continue
         target = group[-1].excludes if verb and verb.group(1) != "仅限" else group[-1].limited_to
         target.extend(c for c in codes if c not in target)
@@ -356,12 +352,12 @@ def _rest(text: str, line: int, group: list[_Auth], issues: list[ExtractionIssue
         if leading and "增值电信业务" in rest:
             return what  # a class heading such as 第二类增值电信业务中的
         code = "business-type-unknown" if "业务" in rest or "服务" in rest else "region-unknown"
-        issues.append(issue(code, f"cannot resolve {rest!r} in the business table", line))
+        issues.add(code, f"cannot resolve {rest!r} in the business table", line)
         return what
     for piece in unknown:
-        issues.append(issue("region-unknown", f"unknown place {piece!r} in coverage", line))
+        issues.add("region-unknown", f"unknown place {piece!r} in coverage", line)
     if not group:
-        issues.append(issue("table-unparsed", f"coverage {rest!r} before any business type", line))
+        issues.add("table-unparsed", f"coverage {rest!r} before any business type", line)
         return "cover"
     for a in group:
         a.coverage.extend(entries)
@@ -380,7 +376,7 @@ def _finish(a: _Auth) -> Authorisation:
     )
 
 
-def default_coverage(auths: list[Authorisation], number: LicenceNumber, issues: list[ExtractionIssue]) -> None:
+def default_coverage(auths: list[Authorisation], number: LicenceNumber, issues: IssueLog) -> None:
     """No coverage printed: a provincial licence covers its own province; a cross-regional one is left open."""
     lk = lookups()
     for a in auths:
@@ -390,4 +386,4 @@ def default_coverage(auths: list[Authorisation], number: LicenceNumber, issues: 
             prov = lk.ref.provinces[number.province]
             a.coverage = [CoverageEntry(printed=prov.name_zh, region=prov.code)]
         else:
-            issues.append(issue("coverage-missing", f"no coverage printed for {a.business_type_printed}", a.line))
+            issues.add("coverage-missing", f"no coverage printed for {a.business_type_printed}", a.line)

@@ -29,10 +29,9 @@ from rdflib.namespace import DCTERMS
 
 from kg import reference
 from kg.errors import KgError
-from kg.mapping import TEMPLATES_GRAPH, map_certificate
+from kg.mapping import map_certificate
 from kg.namespaces import DEFAULT_DATA_BASE
 from kg.parser import parse_file
-from kg.rdfterms import to_nquads
 from kg.reference import ONTOLOGY_DIR
 from kg.store.base import Store
 
@@ -165,7 +164,7 @@ class _Prepared:
 
     result: FileResult
     nquads: str = ""
-    templates: dict[str, str] = field(default_factory=dict)  # template IRI -> its N-Quads lines
+    shared: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (graph, {node: N-Quads})
 
 
 def _prepare(path: Path, base: str) -> _Prepared:
@@ -177,9 +176,6 @@ def _prepare(path: Path, base: str) -> _Prepared:
     except OSError as exc:
         return _Prepared(FileResult(str(path), "failed", reason=f"{path}: cannot read ({exc.strerror or exc})"))
     mapped = map_certificate(cert, base)
-    templates: dict[str, list[tuple]] = {}
-    for triple in mapped.template_triples:
-        templates.setdefault(triple[0], []).append(triple)
     warnings = [i for i in cert.issues if i.severity in ("error", "warning")]
     result = FileResult(
         path=str(path),
@@ -189,8 +185,22 @@ def _prepare(path: Path, base: str) -> _Prepared:
         triples=len(mapped.triples),
         issues=len(warnings),
     )
-    tpl_nq = {iri: to_nquads(ts, mapped.templates_graph) for iri, ts in templates.items()}
-    return _Prepared(result, mapped.nquads(), tpl_nq)
+    return _Prepared(result, mapped.nquads(), mapped.shared())
+
+
+def _write_shared(store: Store, prep: _Prepared, known: set[str] | None) -> None:
+    """Shared nodes (templates, companies) before the graph that points at them.
+
+    A crash in between leaves at worst an unused shared node, never a dangling
+    reference. ``known`` skips nodes already written in this run (adding is
+    idempotent anyway; this only saves work).
+    """
+    for graph, nodes in prep.shared:
+        fresh = [nq for node, nq in nodes.items() if known is None or node not in known]
+        if fresh:
+            store.add_to_graph(graph, "".join(fresh))
+        if known is not None:
+            known.update(nodes)
 
 
 def _prepare_star(args: tuple[Path, str]) -> _Prepared:
@@ -231,7 +241,7 @@ def ingest(
     files = expand_paths(paths)
     written: dict[str, str] = {}
     existing = store.graph_names()
-    known_templates: set[str] = set()
+    known_shared: set[str] = set()
     batch: list[tuple[str, str]] = []
 
     def flush() -> None:
@@ -242,11 +252,7 @@ def ingest(
     for i, prep in enumerate(_prepared(files, base, workers), 1):
         result = prep.result
         if result.graph:
-            new_templates = [nq for iri, nq in prep.templates.items() if iri not in known_templates]
-            if new_templates:
-                # templates before the graph that points at them: a crash leaves no dangling clause
-                store.add_to_graph(base + TEMPLATES_GRAPH, "".join(new_templates))
-                known_templates.update(prep.templates)
+            _write_shared(store, prep, known_shared)
             if result.graph in written:
                 result.reason = f"replaces the graph written from {written[result.graph]} earlier in this run"
                 result.status = "warnings"
@@ -269,6 +275,6 @@ def ingest_one(path: Path, store: Store, *, base: str = DEFAULT_DATA_BASE) -> Fi
     """Ingest a single file with the transactional replace (no batching)."""
     prep = _prepare(path, base)
     if prep.result.graph:
-        store.add_to_graph(base + TEMPLATES_GRAPH, "".join(prep.templates.values()))
+        _write_shared(store, prep, None)
         store.replace_graph(prep.result.graph, prep.nquads)
     return prep.result

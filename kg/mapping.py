@@ -59,6 +59,7 @@ RRMV, TIME, FREQ = (_Cached(x) for x in (ns.RRMV, ns.TIME, ns.FREQ))
 RDF, RDFS, SKOS, DCTERMS = (_Cached(x) for x in (_RDF, _RDFS, _SKOS, _DCTERMS))
 
 TEMPLATES_GRAPH = "graph/templates"
+COMPANIES_GRAPH = "graph/companies"
 _BT = str(VOCAB["business-type/"])
 
 
@@ -71,19 +72,46 @@ _RELATIONS = {"within": ns.LIC.Within, "before": ns.LIC.Before, "after": ns.LIC.
 
 @dataclass
 class MappedCertificate:
-    """The RDF of one certificate: its own graph plus shared template triples."""
+    """The RDF of one certificate: its own graph, plus triples about shared nodes.
+
+    Clause templates and companies (holders, access providers) are shared across
+    certificates: they go to one shared graph each instead of being repeated in
+    every licence graph, so a union-graph query sees each such triple once and a
+    national register does not store the same wording or name 10^5 times.
+    """
 
     key: str
     graph: str
     triples: list[Triple]
     templates_graph: str
     template_triples: list[Triple] = field(default_factory=list)
+    companies_graph: str = ""
+    company_triples: list[Triple] = field(default_factory=list)
 
     def nquads(self) -> str:
         return to_nquads(self.triples, self.graph)
 
     def template_nquads(self) -> str:
         return to_nquads(self.template_triples, self.templates_graph)
+
+    def company_nquads(self) -> str:
+        return to_nquads(self.company_triples, self.companies_graph)
+
+    @property
+    def all_triples(self) -> list[Triple]:
+        """Everything this certificate says, shared nodes included (for validation)."""
+        return self.triples + self.template_triples + self.company_triples
+
+    def shared(self) -> list[tuple[str, dict[str, str]]]:
+        """(graph, {node IRI: its N-Quads}) for the shared graphs: written once per node."""
+        out = []
+        for graph, triples in ((self.templates_graph, self.template_triples),
+                               (self.companies_graph, self.company_triples)):
+            by_node: dict[str, list[Triple]] = {}
+            for triple in triples:
+                by_node.setdefault(triple[0], []).append(triple)
+            out.append((graph, {node: to_nquads(ts, graph) for node, ts in by_node.items()}))
+        return out
 
 
 def licence_key(cert: Certificate) -> str:
@@ -177,13 +205,14 @@ def map_certificate(cert: Certificate, base: str = DEFAULT_DATA_BASE) -> MappedC
     add((activity, LIC.parserVersion, plain(cert.parser_version)))
 
     # --- holder and legal representative
+    companies: list[Triple] = []
     company = None
     if cert.company is not None:
         company = f"{base}company/{_hash(cert.company.name)}"
         add((lic, LIC.holder, company))
-        add((company, RDF.type, LIC.Company))
-        add((company, ROV.legalName, zh(cert.company.name)))
-        add((company, RDFS.label, zh(cert.company.name)))
+        companies.append((company, RDF.type, LIC.Company))
+        companies.append((company, ROV.legalName, zh(cert.company.name)))
+        companies.append((company, RDFS.label, zh(cert.company.name)))
         _evidence(t, iri, lic, "company", cert.company.name, cert.company.line)
         for i, variant in enumerate(cert.company.variants, 1):
             add((lic, LIC.holderNameVariant, zh(variant.name)))
@@ -251,9 +280,9 @@ def map_certificate(cert: Certificate, base: str = DEFAULT_DATA_BASE) -> MappedC
         if site.access_provider:
             provider = f"{base}company/{_hash(site.access_provider)}"
             add((w, LIC.accessProvider, provider))
-            add((provider, RDF.type, LIC.Company))
-            add((provider, ROV.legalName, zh(site.access_provider)))
-            add((provider, RDFS.label, zh(site.access_provider)))
+            companies.append((provider, RDF.type, LIC.Company))
+            companies.append((provider, ROV.legalName, zh(site.access_provider)))
+            companies.append((provider, RDFS.label, zh(site.access_provider)))
         add((w, LIC.sourceLine, integer(site.line)))
 
     # --- regulations cited anywhere on the certificate
@@ -286,6 +315,8 @@ def map_certificate(cert: Certificate, base: str = DEFAULT_DATA_BASE) -> MappedC
         triples=t,
         templates_graph=base + TEMPLATES_GRAPH,
         template_triples=templates,
+        companies_graph=base + COMPANIES_GRAPH,
+        company_triples=sorted(set(companies)),
     )
 
 

@@ -139,8 +139,8 @@ class Deadline(_Model):
     relation: Relation | None = None
     anchor: str | None = Field(
         default=None,
-        description="Anchor event key: expiry, decision, change, licence-granted, "
-        "assessment-completed, handling, …",
+        description="Anchor event key (kg.namespaces.ANCHOR_EVENTS): expiry, company-decision, "
+        "information-change, licence-granted, assessment-completed, illegal-information-handled, other",
     )
     recurrence: Literal["annual"] | None = None
     window: Literal["Q1", "Q2", "Q3", "Q4"] | None = None

@@ -10,27 +10,26 @@ docs/json-format.md) bound time and memory on hostile input.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
-from collections import Counter
 from pathlib import Path
 
 from kg import clauses as _clauses
 from kg.errors import InputTooLargeError, MultipleCertificatesError, NotACertificateError
-from kg.fields import DATE_RE, decode_number, default_coverage, issue, parse_date, parse_table
+from kg.fields import IssueLog, decode_number, default_coverage, parse_table
 from kg.models import (
     Certificate,
     Company,
     DateValue,
-    ExtractionIssue,
     NameVariant,
     Person,
     SourceDocument,
     Website,
 )
 from kg.sections import Item, Sections, split
-from kg.text import MAX_BYTES, MAX_LINE_CHARS, Line, compact, decode, normalise, split_lines
+from kg.text import MAX_BYTES, MAX_LINE_CHARS, Line, cn_number, compact, decode, normalise, split_lines
 
 __all__ = [
     "MAX_BYTES", "MAX_LINES", "MultipleCertificatesError", "NotACertificateError", "parse_bytes", "parse_file",
@@ -39,15 +38,16 @@ __all__ = [
 
 #: More lines than this is no certificate (real ones have 80-300); bounds the size of the result.
 MAX_LINES = 30_000
-#: Issues of one code beyond this are summarised in one issue, so noise cannot inflate the result.
-MAX_ISSUES_PER_CODE = 200
 
-_COMPANY = re.compile(r"^(?:公司|企业|单位)名称:?(?P<v>.*)$")
-_REPRESENTATIVE = re.compile(r"^法定代表人(?:\(负责人\))?:?(?P<v>.*)$")
+_CN_NUM = "〇零一二三四五六七八九十"
+DATE_RE = re.compile(rf"([0-9{_CN_NUM}]{{1,4}})年([0-9{_CN_NUM}]{{0,3}})月(?:([0-9{_CN_NUM}]{{0,3}})([日月号]))?")
+_CN_YEAR = str.maketrans("〇零一二三四五六七八九", "00123456789")
+_COMPANY = re.compile(r"(?<!你)(?:公司|企业|单位)名称:?(?P<v>.*)$")
+_REPRESENTATIVE = re.compile(r"法定代表人(?:\(负责人\))?:?(?P<v>.*)$")
 _OTHER_LABEL = re.compile(r"法定代表人|(?:公司|企业|单位)名称|业务种类|发证日期|有效期至|注册资本|注册地址")
 _TABLE_START = re.compile(r"业务种类|覆盖范围")
 _TABLE_END = re.compile(r"^发证机关|^发证日期|^有效期|^经营许可证编号")
-_DATE_LABEL = re.compile(r"^(?P<which>发证日期|有效期至|有效期限至|有效期)(?:\(盖章\))?:?(?P<v>.*)$")
+_DATE_LABEL = re.compile(r"(?P<which>发证日期|有效期至|有效期限至|有效期)(?:\(盖章\))?:?")
 _HOLDER_PREAMBLE = re.compile(r"组成部分[,]?(?P<name>[^,。]{2,60}?)应当?按照")
 _HOLDER_APPENDIX = re.compile(r"^(?P<name>.{2,60}?)获准经营")
 _SITE_FIELD = re.compile(
@@ -111,7 +111,7 @@ def _parse(raw: list[str], source: SourceDocument) -> Certificate:
     lines = [Line(i, normalise(r) if len(r) <= MAX_LINE_CHARS else r[: MAX_LINE_CHARS + 1])
              for i, r in enumerate(raw, 1)]
     sec = split(lines, file)
-    issues: list[ExtractionIssue] = list(sec.issues)
+    issues = sec.issues
     m, no = sec.numbers[0]
     number = decode_number(m, no, issues)
     header = [it.line for it in sec.header]
@@ -119,8 +119,8 @@ def _parse(raw: list[str], source: SourceDocument) -> Certificate:
     rep = _field(header, _REPRESENTATIVE, "legal representative (法定代表人)", issues)
     auths = parse_table(_table_lines(header), issues)
     if not auths:
-        issues.append(issue("missing-field", "no business type found in 业务种类(服务项目)及覆盖范围",
-                            header[0].no if header else None))
+        issues.add("missing-field", "no business type found in 业务种类(服务项目)及覆盖范围",
+                   header[0].no if header else None)
     default_coverage(auths, number, issues)
     issue_date, expiry_date = _dates(header, issues)
     websites, appendix_holder = _websites(sec.appendix, issues)
@@ -137,14 +137,14 @@ def _parse(raw: list[str], source: SourceDocument) -> Certificate:
         source=source, licence_number=number, company=company,
         legal_representative=Person(name=rep[0], line=rep[1]) if rep else None,
         issue_date=issue_date, expiry_date=expiry_date, authorisations=auths, websites=websites,
-        preamble=preamble, clauses=tree, regulations_cited=cited, issues=_capped(issues),
+        preamble=preamble, clauses=tree, regulations_cited=cited, issues=issues.final(),
     )
 
 
-def _field(header: list[Line], rx: re.Pattern[str], what: str, issues: list[ExtractionIssue]) -> tuple[str, int] | None:
-    """A labelled value: on the label's line, or alone on the next line."""
+def _field(header: list[Line], rx: re.Pattern[str], what: str, issues: IssueLog) -> tuple[str, int] | None:
+    """A labelled value: after its label (which two-column OCR may put mid-line), or alone on the next line."""
     for i, ln in enumerate(header):
-        m = rx.match(ln.text)
+        m = rx.search(ln.text)
         if m is None:
             continue
         value = _OTHER_LABEL.split(m.group("v"))[0].strip(" :,;。")
@@ -154,7 +154,7 @@ def _field(header: list[Line], rx: re.Pattern[str], what: str, issues: list[Extr
         if nxt is not None and not _OTHER_LABEL.search(nxt.text) and not DATE_RE.search(nxt.text):
             return nxt.text.strip(" :,;。"), nxt.no
         break
-    issues.append(issue("missing-field", f"no {what} found", header[0].no if header else None))
+    issues.add("missing-field", f"no {what} found", header[0].no if header else None)
     return None
 
 
@@ -173,22 +173,25 @@ def _table_lines(header: list[Line]) -> list[Line]:
     return out
 
 
-def _dates(header: list[Line], issues: list[ExtractionIssue]) -> tuple[DateValue, DateValue]:
+def _dates(header: list[Line], issues: IssueLog) -> tuple[DateValue, DateValue]:
     """Issue and expiry dates; OCR may print the two labels first and both values after them."""
     found: dict[str, DateValue] = {}
     pending: list[str] = []
     loose: list[Line] = []
     for ln in header:
-        m = _DATE_LABEL.match(ln.text)
-        if m:
+        labels = list(_DATE_LABEL.finditer(ln.text))
+        for k, m in enumerate(labels):  # two-column OCR may print both labels (and values) on one line
             which = "issue" if m.group("which") == "发证日期" else "expiry"
             if which in found or which in pending:
                 continue
-            if DATE_RE.search(m.group("v")):
-                found[which] = _date_value(m.group("v"), ln.no)
+            value = ln.text[m.end():labels[k + 1].start() if k + 1 < len(labels) else len(ln.text)]
+            if DATE_RE.search(value):
+                found[which] = _date_value(value, ln.no)
             else:
                 pending.append(which)
-        elif (d := DATE_RE.search(ln.text)) and len(compact(ln.text)) <= len(d.group(0)) + 2:
+        if labels:
+            continue
+        if (d := DATE_RE.search(ln.text)) and len(compact(ln.text)) <= len(d.group(0)) + 2:
             if pending:
                 found[pending.pop(0)] = _date_value(ln.text, ln.no)
             else:
@@ -201,15 +204,37 @@ def _dates(header: list[Line], issues: list[ExtractionIssue]) -> tuple[DateValue
     for which, name in (("issue", "issue date (发证日期)"), ("expiry", "expiry date (有效期至)")):
         dv = found.get(which)
         if dv is None:
-            issues.append(issue("missing-field", f"no {name} found", header[0].no if header else None))
+            issues.add("missing-field", f"no {name} found", header[0].no if header else None)
             dv = DateValue()
         elif dv.value is None:
-            issues.append(issue("date-unreadable", f"{name} printed {dv.printed!r} cannot be read; left unknown",
-                                dv.line, "error"))
+            issues.add("date-unreadable", f"{name} printed {dv.printed!r} cannot be read; left unknown",
+                       dv.line, "error")
         out.append(dv)
     if out[0].value and out[1].value and out[1].value <= out[0].value:
-        issues.append(issue("date-order", "expiry date is not after the issue date", out[1].line))
+        issues.add("date-order", "expiry date is not after the issue date", out[1].line)
     return out[0], out[1]
+
+
+def _date_part(s: str) -> int | None:
+    return int(s) if s.isdigit() else cn_number(s)
+
+
+def parse_date(printed: str) -> dt.date | None:
+    """A printed date, or None when any part is unreadable (never a guess: 202年0月2月 stays unknown)."""
+    m = DATE_RE.search(printed)
+    if m is None or m.group(4) not in ("日", "号"):
+        return None
+    ys = m.group(1).translate(_CN_YEAR)
+    if len(ys) != 4 or not ys.isdigit():
+        return None
+    month, day = _date_part(m.group(2)), _date_part(m.group(3) or "")
+    if month is None or day is None:
+        return None
+    try:
+        value = dt.date(int(ys), month, day)
+    except ValueError:
+        return None
+    return value if 1980 <= value.year <= 2100 else None
 
 
 def _date_value(text: str, line: int) -> DateValue:
@@ -218,93 +243,113 @@ def _date_value(text: str, line: int) -> DateValue:
     return DateValue(value=parse_date(printed), printed=printed, line=line)
 
 
-def _websites(items: list[Item], issues: list[ExtractionIssue]) -> tuple[list[Website], NameVariant | None]:
+class _Site:
+    """One appendix website while its (possibly wrapped) fields are read."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.parts: dict[str, list[str]] = {}
+        self.open_brackets = 0  # of the domain list, kept as it grows (no rescans)
+
+    def add(self, key: str, text: str) -> None:
+        self.parts.setdefault(key, []).append(text)
+        if key == "domains":
+            self.open_brackets += text.count("(") - text.count(")")
+
+    def finished(self, key: str) -> bool:
+        parts = self.parts.get(key)
+        if not parts or not parts[-1]:
+            return False
+        last = parts[-1][-1]
+        if key == "domains":
+            return self.open_brackets <= 0 and last not in ".;,、(-"
+        if key == "server":
+            return last in _ADDRESS_END
+        if key == "provider":
+            return parts[-1].endswith(_ORG_END)
+        return True
+
+    def continues(self, key: str, text: str) -> bool:
+        """Whether a line goes on with a wrapped value, or is junk left between the appendix fields."""
+        if "?" in text:
+            return False
+        if key == "domains":
+            return _DOMAIN_CHARS.fullmatch(text) is not None
+        if not self.finished(key):
+            return True
+        if key == "server":
+            return any(ch.isdigit() for ch in text) or text[-1] in _ADDRESS_END
+        if key == "provider":
+            return text.endswith(_ORG_END)
+        return False
+
+    def value(self, key: str) -> str:
+        return "".join(self.parts.get(key, []))
+
+    def website(self, issues: IssueLog) -> Website:
+        raw = self.value("domains")
+        domains = list(dict.fromkeys(
+            d.strip(".") for d in re.split(r"[;,、()\s]+", raw) if _DOMAIN.match(d.strip("."))
+        ))
+        if raw and not domains:
+            issues.add("domain-unreadable", f"no domain in {raw[:80]!r}", self.line)
+        return Website(name=self.value("name") or None, domains=domains,
+                       server_location=re.sub(r"\s+", "", self.value("server")) or None,  # addresses have no spaces
+                       access_provider=self.value("provider") or None, line=self.line)
+
+
+def _websites(items: list[Item], issues: IssueLog) -> tuple[list[Website], NameVariant | None]:
     """Appendix websites; a wrapped value (domain list, address) continues on the next lines."""
-    sites: list[dict] = []
-    holder: NameVariant | None = None
+    sites: list[_Site] = []
     heading: list[Line] = []
     key: str | None = None
     for it in items:
         ln = it.line
         m = _SITE_FIELD.match(ln.text)
         if m is None and not sites and (heading or _HOLDER_APPENDIX.match(ln.text)):
-            if not heading or "相关信息" not in "".join(h.text for h in heading):
+            if len(heading) < 3 and not any("相关信息" in h.text for h in heading):
                 heading.append(ln)
             continue
         if m is not None:
             key = _SITE_KEYS.get(m.group("label"), "provider")
-            if not sites or key in sites[-1] or key == "name":
-                sites.append({"line": ln.no})
-            sites[-1][key] = m.group("v").strip(" :")
+            if not sites or key in sites[-1].parts or key == "name":
+                sites.append(_Site(ln.no))
+            sites[-1].add(key, m.group("v").strip(" :"))
             continue
         if key is None or not sites:
             continue
-        value = sites[-1].get(key, "")
-        if _continues(key, value, ln.text):
-            sep = ";" if key == "domains" and _finished(key, value) else ""
-            sites[-1][key] = value + sep + ln.text
+        site = sites[-1]
+        if site.continues(key, ln.text):
+            if key == "domains" and site.finished(key):
+                site.add(key, ";")
+            site.add(key, ln.text)
         else:
-            issues.append(issue("noise-dropped", f"dropped {ln.text!r} after a finished {key}", ln.no, "info"))
+            issues.add("noise-dropped", f"dropped {ln.text[:40]!r} after a finished {key}", ln.no, "info")
+    holder = None
     if heading and (h := _HOLDER_APPENDIX.match("".join(x.text for x in heading))):
         holder = NameVariant(name=h.group("name"), line=heading[0].no)
-    out = []
-    for s in sites:
-        domains = list(dict.fromkeys(
-            d.strip(".") for d in re.split(r"[;,、()\s]+", s.get("domains", "")) if _DOMAIN.match(d.strip("."))
-        ))
-        if s.get("domains") and not domains:
-            issues.append(issue("domain-unreadable", f"no domain in {s['domains']!r}", s["line"]))
-        out.append(Website(name=s.get("name") or None, domains=domains, server_location=re.sub(r"\s+", "", s.get("server", "")) or None,
-                           access_provider=s.get("provider") or None, line=s["line"]))
-    return out, holder
-
-
-def _continues(key: str, value: str, text: str) -> bool:
-    """Whether a line goes on with a wrapped value, or is junk left between the appendix fields."""
-    if "?" in text:
-        return False
-    if key == "domains":
-        return _DOMAIN_CHARS.fullmatch(text) is not None
-    if not _finished(key, value):
-        return True
-    if key == "server":
-        return any(ch.isdigit() for ch in text) or text[-1] in _ADDRESS_END
-    if key == "provider":
-        return text.endswith(_ORG_END)
-    return False
-
-
-def _finished(key: str, value: str) -> bool:
-    if not value:
-        return False
-    if key == "domains":
-        return value.count("(") <= value.count(")") and value[-1] not in ".;,、(-"
-    if key == "server":
-        return value[-1] in _ADDRESS_END
-    if key == "provider":
-        return value.endswith(_ORG_END)
-    return True
+    return [s.website(issues) for s in sites], holder
 
 
 def _variants(company: tuple[str, int] | None, holders: list[NameVariant],
-              issues: list[ExtractionIssue]) -> Company | None:
+              issues: IssueLog) -> Company | None:
     """The holder as 公司名称 prints it; other spellings in the same certificate are variants, not merged."""
     if company is None:
         if not holders:
             return None
         first = holders[0]
-        issues.append(issue("company-from-text", f"holder read from the text as {first.name!r}", first.line))
+        issues.add("company-from-text", f"holder read from the text as {first.name!r}", first.line)
         company = (first.name, first.line)
     variants: list[NameVariant] = []
     for h in holders:
         if compact(h.name) != compact(company[0]) and all(compact(v.name) != compact(h.name) for v in variants):
             variants.append(h)
-            issues.append(issue("holder-name-variant", f"holder spelled {h.name!r}, 公司名称 says {company[0]!r}",
-                                h.line))
+            issues.add("holder-name-variant", f"holder spelled {h.name!r}, 公司名称 says {company[0]!r}",
+                       h.line)
     return Company(name=company[0], line=company[1], variants=variants)
 
 
-def _cited(sec: Sections, preamble: list[tuple[int, str]], tree: list, issues: list[ExtractionIssue]) -> list[str]:
+def _cited(sec: Sections, preamble: list[tuple[int, str]], tree: list, issues: IssueLog) -> list[str]:
     """Distinct regulation titles in order of first citation, the header paragraph included."""
     titles: list[str] = []
     for block in ([(it.line.no, it.line.text) for it in sec.header], [(it.line.no, it.line.text) for it in sec.appendix],
@@ -316,17 +361,3 @@ def _cited(sec: Sections, preamble: list[tuple[int, str]], tree: list, issues: l
         for c in top.walk():
             titles += [x.title for x in c.citations]
     return list(dict.fromkeys(titles))
-
-
-def _capped(issues: list[ExtractionIssue]) -> list[ExtractionIssue]:
-    counts: Counter[str] = Counter()
-    out: list[ExtractionIssue] = []
-    for i in issues:
-        counts[i.code] += 1
-        if counts[i.code] <= MAX_ISSUES_PER_CODE:
-            out.append(i)
-    for code, n in counts.items():
-        if n > MAX_ISSUES_PER_CODE:
-            out.append(issue(code, f"{n - MAX_ISSUES_PER_CODE} more issues of this kind not listed", None, "info"))
-    out.sort(key=lambda i: (i.line is None, i.line or 0))
-    return out

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from kg.errors import MultipleCertificatesError, NotACertificateError
-from kg.fields import issue, lookups, number_key
-from kg.models import ExtractionIssue
+from kg.fields import IssueLog, lookups, number_key
 from kg.text import MAX_LINE_CHARS, Line, cjk_count, ends_sentence, has_cjk, has_kana
 
 _TITLE = re.compile(r"^(?:中华人民共和国)?(?:跨地区)?增值电信业务经营许可证(?P<appendix>\(?附[页件]\)?)?$")
@@ -32,9 +31,19 @@ _LATIN_WORD = re.compile(r"[A-Za-z0-9]{2,}")
 _CLOCK = re.compile(r"\d{1,2}:\d{2}")
 _PREAMBLE = re.compile(r"^《?特别规定事项》?是")
 _APPENDIX_START = re.compile(r"获准经营|^网站名称")
-_FIRST_CLAUSE = re.compile(r"^一、")
+_FIRST_CLAUSE = re.compile(r"^一[、,.]你公司")
 _LABELISH = re.compile(r"^.{0,3}?[一二三四五六七八九十人入士干大匕]{1,4}[、)]")
 _COMPANY_FIELD = re.compile(r"^(?:公司|企业|单位)名称")
+_MARKERS = (
+    ("title", re.compile(r"增值电信业务经营许可证")),
+    ("company", re.compile(r"^(?:公司|企业|单位)名称")),
+    ("representative", re.compile(r"法定代表人")),
+    ("table", re.compile(r"业务种类|覆盖范围")),
+    ("dates", re.compile(r"发证日期|有效期至")),
+    ("provisions", re.compile(r"特别规定事项")),
+    ("appendix", re.compile(r"获准经营|^网站名称|^网站域名")),
+    ("clause", re.compile(r"^.{0,3}一[、,.]你公司")),
+)
 _HTML = re.compile(r"<\s*(?:!doctype\s+html|html|head|body)\b", re.I)
 _SHORT_JUNK_CJK = 6
 
@@ -59,7 +68,7 @@ class Sections:
     header: list[Item] = field(default_factory=list)
     appendix: list[Item] = field(default_factory=list)
     provisions: list[Item] = field(default_factory=list)
-    issues: list[ExtractionIssue] = field(default_factory=list)
+    issues: IssueLog = field(default_factory=IssueLog)
 
 
 def _kind(text: str) -> str:
@@ -96,34 +105,40 @@ def split(lines: list[Line], file: str) -> Sections:
         raise NotACertificateError("no licence number (经营许可证编号) found", file=file,
                                    hint="a certificate prints its number, e.g. B2-20210247 or 京ICP证020001号")
     texts = [ln.text for ln in lines]
-    if not any(("增值电信业务经营许可证" in t or _COMPANY_FIELD.match(t) or "特别规定事项" in t
-                or "经营许可证编号" in t) for t in texts):
-        raise NotACertificateError("a licence number but nothing of a certificate around it", file=file,
-                                   hint="expected 公司名称, 特别规定事项 or the certificate title")
+    found = {name for t in texts for name, rx in _MARKERS if rx.search(t)}
+    if len(found) < 2:  # a web page footer prints 经营许可证编号：京ICP证…号 too
+        raise NotACertificateError("a licence number but too little of a certificate around it", file=file,
+                                   hint="expected at least two of: the title, 公司名称, 法定代表人, 业务种类, "
+                                   "发证日期/有效期至, 特别规定事项, the appendix, clause 一、")
     sec = Sections(numbers=numbers)
     _check_single(sec, texts, file)
     _furniture_issues(lines, kinds, sec)
     content = [i for i, k in enumerate(kinds) if k == "content"]
     prov = next((i for i in content if _PREAMBLE.match(texts[i])), None)
-    if prov is None:
-        seen_section = [i for i, k in enumerate(kinds) if k == "header" and _SECTION.match(texts[i])]
-        after = seen_section[0] if seen_section else 0
-        prov = next((i for i in content if i > after and _FIRST_CLAUSE.match(texts[i])), len(lines))
+    if prov is None:  # no preamble: the clauses start after the section title, or at 一、
+        section = next((i for i, k in enumerate(kinds) if k == "header" and _SECTION.match(texts[i])), None)
+        if section is not None:
+            prov = next((i for i in content if i > section), len(lines))
+        else:
+            prov = next((i for i in content if _FIRST_CLAUSE.match(texts[i])), len(lines))
     appendix_titles = [i for i, k in enumerate(kinds) if k == "header" and (m := _TITLE.match(texts[i]))
                        and m.group("appendix") and i < prov]
     app = next((i for i in content if i < prov and _APPENDIX_START.search(texts[i])), None)
     if appendix_titles:
         app = min(appendix_titles[0], app if app is not None else prov)
     head_end = app if app is not None else prov
-    for i in range(prov + 1, len(lines)):
+    # An appendix printed after the clauses (scan order varies) ends them.
+    tail = next((i for i in range(prov + 1, len(lines)) if (kinds[i] == "header" and (m := _TITLE.match(texts[i]))
+                 and m.group("appendix")) or (kinds[i] == "content" and _APPENDIX_START.search(texts[i]))), len(lines))
+    for i in range(prov, tail):
         # Junk stands alone between blank lines; a short line right under text is a wrapped paragraph's tail.
-        fresh = kinds[i - 1] != "content" or ends_sentence(texts[i - 1])
+        fresh = i == prov or kinds[i - 1] != "content" or ends_sentence(texts[i - 1])
         if kinds[i] == "content" and fresh and _provision_noise(texts[i]):
             kinds[i] = "noise"
-            sec.issues.append(issue("noise-dropped", f"dropped OCR noise {texts[i][:40]!r}", lines[i].no, "info"))
+            sec.issues.add("noise-dropped", f"dropped OCR noise {texts[i][:40]!r}", lines[i].no, "info")
     sec.header = _items(lines, kinds, 0, head_end)
-    sec.appendix = _items(lines, kinds, head_end, prov)
-    sec.provisions = _items(lines, kinds, prov, len(lines))
+    sec.appendix = _items(lines, kinds, head_end, prov) + _items(lines, kinds, tail, len(lines))
+    sec.provisions = _items(lines, kinds, prov, tail)
     return sec
 
 
@@ -132,11 +147,11 @@ def _furniture_issues(lines: list[Line], kinds: list[str], sec: Sections) -> Non
     titled = sectioned = False
     for ln, k in zip(lines, kinds, strict=True):
         if k == "noise":
-            sec.issues.append(issue("noise-dropped", f"dropped OCR noise {ln.text[:40]!r}", ln.no, "info"))
+            sec.issues.add("noise-dropped", f"dropped OCR noise {ln.text[:40]!r}", ln.no, "info")
         elif k == "overlong":
-            sec.issues.append(issue("noise-dropped", f"dropped a line of {len(ln.text)} characters", ln.no, "info"))
+            sec.issues.add("noise-dropped", f"dropped a line of {len(ln.text)} characters", ln.no, "info")
         elif k == "number" and ln.no != first_number:
-            sec.issues.append(issue("page-header-dropped", "repeated licence number", ln.no, "info"))
+            sec.issues.add("page-header-dropped", "repeated licence number", ln.no, "info")
         elif k == "header":
             if not titled and _TITLE.match(ln.text) and not _TITLE.match(ln.text).group("appendix"):  # type: ignore[union-attr]
                 titled = True
@@ -146,13 +161,15 @@ def _furniture_issues(lines: list[Line], kinds: list[str], sec: Sections) -> Non
             if not sectioned and _SECTION.match(ln.text):
                 sectioned = True
                 continue
-            sec.issues.append(issue("page-header-dropped", f"page furniture {ln.text[:40]!r}", ln.no, "info"))
+            sec.issues.add("page-header-dropped", f"page furniture {ln.text[:40]!r}", ln.no, "info")
 
 
 def _provision_noise(text: str) -> bool:
     """Junk the scans leave among the clauses: stamps, signatures, stray glyphs at a page end."""
     if not has_cjk(text):
         return True
+    if len(text) > 40:
+        return False
     n = cjk_count(text)
     if ("?" in text or "|" in text) and n <= 10:
         return True
@@ -194,7 +211,7 @@ def _check_single(sec: Sections, texts: list[str], file: str) -> None:
                 f"two different licence numbers: {p1} (line {l1}) and {p2} (line {l2})",
                 file=file, line=l2, hint="give one certificate per file",
             )
-        sec.issues.append(issue("licence-number-variant", f"page header prints {p2}, the certificate {p1}", l2))
+        sec.issues.add("licence-number-variant", f"page header prints {p2}, the certificate {p1}", l2)
     sec.numbers = [(m, no) for m, no in sec.numbers if number_key(m) == first]
 
 

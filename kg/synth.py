@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from kg import reference
 from kg.synth_clauses import COMMON_DEADLINES as _DEADLINES
@@ -83,7 +84,7 @@ def _h(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest(), "big")
 
 
-def _pick(rng: random.Random, weighted: dict | tuple) -> object:
+def _pick(rng: random.Random, weighted: dict | tuple) -> Any:
     items = list(weighted.items()) if isinstance(weighted, dict) else list(weighted)
     return rng.choices([k for k, _ in items], [w for _, w in items])[0]
 
@@ -103,11 +104,10 @@ def _tables() -> dict:
         total += w
         cum.append(total)
     cities: dict[str, list[str]] = {}
-    for c in ref.cities.values():
+    for c in sorted(ref.cities.values(), key=lambda c: c.name_zh):  # sorted: independent of RDF parse order
         cities.setdefault(c.province, []).append(c.name_zh)
-    titles = set(ref.non_regulation_titles)
     return {"ref": ref, "provs": provs, "segs": segs, "cum": cum, "total": total, "cities": cities,
-            "city_prov": {c.name_zh: c.province for c in ref.cities.values()}, "non_regs": titles}
+            "city_prov": {c.name_zh: c.province for c in ref.cities.values()}, "non_regs": ref.non_regulation_titles}
 
 
 def _bucket(seed: int, index: int) -> tuple[tuple[str, str | None, str, int], int]:
@@ -230,10 +230,10 @@ def _coverage(rng: random.Random, code: str, form: str, prov: str | None) -> tup
 def _sites(rng: random.Random, company_prov: str) -> list[SitePrint]:
     t = _tables()
     out = []
-    for _ in range(_pick(rng, ((1, 0.7), (2, 0.2), (3, 0.1)))):  # type: ignore[arg-type]
+    for _ in range(_pick(rng, ((1, 0.7), (2, 0.2), (3, 0.1)))):
         base = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
         www = "www." if rng.random() < 0.5 else ""
-        tlds = rng.sample(TLDS, _pick(rng, ((1, 0.6), (2, 0.2), (3, 0.1), (4, 0.1))))  # type: ignore[arg-type]
+        tlds = rng.sample(TLDS, _pick(rng, ((1, 0.6), (2, 0.2), (3, 0.1), (4, 0.1))))
         domains = [www + base + tld for tld in tlds]
         prov = company_prov if rng.random() < 0.7 else str(_pick(rng, PROVINCE_WEIGHTS))
         p = t["provs"][prov]
@@ -255,6 +255,8 @@ def _titles(body: str) -> tuple[str, ...]:
 
 def certificate(index: int, seed: int = 0, damage: float = 0.05) -> SynthCertificate:
     """Certificate ``index`` of the register for ``seed``: text and facts (a gold-shaped dict)."""
+    if not 0.0 <= damage <= 1.0:
+        raise ValueError(f"damage is a probability, got {damage}")
     t = _tables()
     ref = t["ref"]
     rng = random.Random(_h(seed, index))
@@ -264,18 +266,16 @@ def certificate(index: int, seed: int = 0, damage: float = 0.05) -> SynthCertifi
     company_prov = prov or str(_pick(rng, PROVINCE_WEIGHTS))
     company = _company(rng, company_prov)
     variants = [_variant(rng, company, 2)] if rng.random() < damage else []
-    # business types
     if form == "icp":
         bases = ["B25"]
     else:
         pool = dict(B1_TYPES if cls == "B1" else B2_TYPES)
         if form == "prov" and cls == "B2":
             pool["B25"] = 14.0
-        n = min(len(pool), int(_pick(rng, ((1, 0.6), (2, 0.28), (3, 0.12)))))  # type: ignore[arg-type]
+        n = min(len(pool), int(_pick(rng, ((1, 0.6), (2, 0.28), (3, 0.12)))))
         bases = []
         while len(bases) < n:
-            b = str(_pick(rng, {k: w for k, w in pool.items() if k not in bases}))
-            bases.append(b)
+            bases.append(str(_pick(rng, {k: w for k, w in pool.items() if k not in bases})))
         bases.sort()
     auths, prints, blocks, sites = [], [], [], []
     for base in bases:
@@ -287,7 +287,7 @@ def certificate(index: int, seed: int = 0, damage: float = 0.05) -> SynthCertifi
             internet = form == "icp" or rng.random() < (0.8 if form == "prov" else 0.5)
             if internet:
                 fact["limited_to"] = ["B25-I"]
-                fact["excludes"] = list(_pick(rng, B25_EXCLUDES))  # type: ignore[call-overload]
+                fact["excludes"] = list(_pick(rng, B25_EXCLUDES))
                 ap.qualifier = "(仅限互联网信息服务)" if rng.random() < 0.5 else "（仅限互联网信息服务）"
                 if fact["excludes"]:
                     ap.exclusions = "不含" + "、".join(ref.business_types[c].name_zh for c in fact["excludes"]) + "。"
@@ -320,7 +320,8 @@ def certificate(index: int, seed: int = 0, damage: float = 0.05) -> SynthCertifi
         "top_level_clauses": [str(n) for n in range(1, 15 + len(blocks))],
         "child_clause_counts": counts, "clause_applies_to": applies,
         "clause_text_checks": rendered.checks, "noise_absent": rendered.noise,
-        "deadlines": _DEADLINES, "regulations_cited": _regulations(paras), "company_name_variants": variants,
+        "deadlines": [{"clause": e["clause"], "deadlines": [dict(d) for d in e["deadlines"]]} for e in _DEADLINES],
+        "regulations_cited": _regulations(paras), "company_name_variants": variants,
     }
     return SynthCertificate(file_name, rendered.text, facts)
 

@@ -71,12 +71,16 @@ def norm(s: str) -> str:
 
 @dataclass
 class Rendered:
+    """The certificate text, and the clause checks and noise lines its damage calls for (facts)."""
+
     text: str
     checks: list[dict] = field(default_factory=list)
     noise: list[str] = field(default_factory=list)
 
 
 class _Renderer:
+    """Lays out one plan as blocks of text (joined by blank lines), damaging as it goes."""
+
     def __init__(self, plan: Plan, rng: random.Random, damage: float) -> None:
         self.p, self.rng, self.d = plan, rng, damage
         self.blocks: list[str] = []
@@ -87,6 +91,7 @@ class _Renderer:
         self.digit_space = rng.random() < 0.3
         self.md_section = rng.random() < damage
         self.hdr_style = rng.choice(("labelled", "labelled", "number", "mixed"))
+        self.pows = _powers(damage) if 0 < damage < 1 else ((), 0.0)
         self.width = rng.uniform(26.0, 29.0)  # page width in CJK cells (sample 004 wraps at ~27)
 
     # -- damage primitives -------------------------------------------------
@@ -119,7 +124,7 @@ class _Renderer:
         if d >= 1:
             cuts = list(range(pos, end, WRAP))
         else:
-            pows, log_q = _powers(d)
+            pows, log_q = self.pows
             u = rng.random()
             if u <= pows[min((end - 1 - pos) // WRAP + 1, 63)]:
                 return text

@@ -45,6 +45,9 @@ _PUNCT = str.maketrans(
 )
 
 
+_PUNCT_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _PUNCT) + "]")
+
+
 @dataclass(frozen=True, slots=True)
 class Line:
     """One line of the decoded text: its original 1-based number and its normalised text."""
@@ -87,7 +90,8 @@ def _reject_binary(text: str, file: str) -> None:
     bad = len(_BINARY.findall(sample))
     if "\x00" in sample or bad > max(2, len(sample) // 200):
         raise NotACertificateError(
-            "binary data, not a text transcription", file=file, hint="give the OCR transcription as a text file"
+            "binary data, not a text transcription", file=file,
+            hint="give the OCR transcription as a text file (UTF-8, GB18030, or UTF-16 with a BOM)"
         )
 
 
@@ -101,7 +105,11 @@ def split_lines(text: str) -> list[str]:
 
 def normalise(raw: str) -> str:
     """The canonical form of one line: NFKC, one punctuation width, no OCR spaces, no markdown."""
-    s = unicodedata.normalize("NFKC", _SURROGATE.sub("\ufffd", raw)).translate(_PUNCT)
+    if _SURROGATE.search(raw):
+        raw = _SURROGATE.sub("\ufffd", raw)
+    s = unicodedata.normalize("NFKC", raw)
+    if _PUNCT_RE.search(s):  # str.translate is slow on CJK text; most lines need nothing
+        s = s.translate(_PUNCT)
     s = _SPACES.sub(" ", s).strip()
     if s.startswith("|") and s.endswith("|") and s.count("|") >= 3:  # a markdown table row
         cells = [c.strip() for c in s.strip("|").split("|")]

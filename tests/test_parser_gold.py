@@ -69,6 +69,29 @@ def _clause(cert: Certificate, cid: str) -> Clause:
     return clause
 
 
+#: Every gold key and the test that compares it ("file" names the input, "note" is prose).
+COVERED = {
+    "file": "case", "note": "-", "licence_number": "test_licence_number", "scope": "test_licence_number",
+    "licence_class": "test_licence_number", "province": "test_licence_number", "issuer": "test_licence_number",
+    "first_issued_year": "test_licence_number", "company": "test_holder_and_representative",
+    "legal_representative": "test_holder_and_representative",
+    "company_name_variants": "test_holder_and_representative", "issue_date": "test_dates",
+    "expiry_date": "test_dates", "dates_unreadable": "test_dates", "authorisations": "test_authorisations",
+    "websites": "test_websites", "top_level_clauses": "test_clause_tree", "child_clause_counts": "test_clause_tree",
+    "clause_applies_to": "test_clause_tree", "clause_text_checks": "test_clause_texts",
+    "noise_absent": "test_noise_absent", "deadlines": "test_deadlines", "regulations_cited": "test_regulations_cited",
+}
+
+
+def test_every_gold_key_is_compared() -> None:
+    for path in GOLD:
+        keys = set(json.loads(path.read_text(encoding="utf-8")))
+        assert keys <= set(COVERED), f"{path.name}: uncompared keys {sorted(keys - set(COVERED))}"
+    auth_keys = {k for path in GOLD for a in json.loads(path.read_text(encoding="utf-8"))["authorisations"] for k in a}
+    assert auth_keys <= {"business_type", "limited_to", "excludes", "coverage", "coverage_cities", "coverage_kind",
+                         "coverage_printed"}
+
+
 @pytest.fixture(scope="module", params=GOLD, ids=lambda p: p.stem)
 def case(request: pytest.FixtureRequest) -> tuple[Certificate, dict]:
     gold = json.loads(request.param.read_text(encoding="utf-8"))

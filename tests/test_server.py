@@ -28,7 +28,7 @@ import pytest
 from kg.errors import EndpointAuthError, EndpointError, StoreLockedError, UpdateRefusedError
 from kg.store.embedded import LOCK_FILE, EmbeddedStore
 from kg.store.remote import RemoteStore
-from kg.store.server import OxigraphServer, free_port
+from kg.store.server import OxigraphServer, find_oxigraph, free_port
 
 pytestmark = pytest.mark.server
 
@@ -120,6 +120,23 @@ def test_read_only_server_refuses_updates(tmp_path: Path) -> None:
 
 
 # --- locks across processes ----------------------------------------------------------------------
+
+
+def test_a_server_started_by_hand_is_named(tmp_path: Path) -> None:
+    """``oxigraph serve`` run without OxigraphServer does not take kg.lock; RocksDB's own lock is found instead."""
+    make_store(tmp_path / "data")
+    port = free_port()
+    proc = subprocess.Popen([find_oxigraph(), "serve", "--location", str(tmp_path / "data"),
+                             "--bind", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with RemoteStore(f"http://127.0.0.1:{port}/query", retries=8, backoff=0.05) as remote:
+            assert count(remote) == 50  # up and serving
+        for read_only in (False, True):
+            with pytest.raises(StoreLockedError, match=f"store is locked by process {proc.pid}"):
+                EmbeddedStore(tmp_path / "data", read_only=read_only)
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 TRY_OPEN = """
     import sys
@@ -285,6 +302,15 @@ def test_credentials_come_from_the_environment(clean_server: OxigraphServer, mon
             assert count(s) == 50
     finally:
         proxy.close()
+
+
+def test_graph_store_protocol_write_path(clean_server: OxigraphServer) -> None:
+    with clean_server.store(write="gsp") as s:
+        s.replace_graph(GRAPH, version("a"))
+        s.replace_graph(GRAPH, version("b", 30))
+        s.add_to_graph(GRAPH, version("b", 40))
+        assert count(s) == 40 and s.graph_names() == {GRAPH}
+        assert '"b39"' in s.graph_nquads(GRAPH)
 
 
 def test_connection_refused_is_bounded() -> None:

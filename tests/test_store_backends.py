@@ -20,9 +20,9 @@ from rdflib import BNode, Literal, URIRef
 
 from kg.errors import BindingError, QueryError, QueryTimeoutError, StoreError, StoreLockedError
 from kg.store import open_store
-from kg.store.base import Store, canonical_nquads, fast_triples
+from kg.store.base import Store, canonical_nquads, plain_nquads
 from kg.store.embedded import JOURNAL_FILE, EmbeddedStore
-from kg.store.terms import canonical_quads, inject_values, query_kind, sparql_term
+from kg.store.terms import canonical_quads, from_json, inject_values, query_kind, sparql_term
 
 EX = "http://example.org/"
 XSD_NS = "http://www.w3.org/2001/XMLSchema#"
@@ -373,8 +373,34 @@ def test_sparql_term_escapes() -> None:
     assert query_kind("# comment SELECT\nINSERT DATA { <a> <b> <c> }") == "update"
 
 
-def test_fast_triples_only_accepts_plain_lines() -> None:
-    assert fast_triples(g(1), licence(1, "a", "2026-12-01")) is not None
-    assert fast_triples(g(1), f"<{EX}s> <{EX}p> <{g(1)}> .\n") is None  # a triple whose object is the graph IRI
-    assert fast_triples(g(1), f"<{EX}s> <{EX}p> <{EX}o> <{g(2)}> .\n") is None
-    assert fast_triples(g(1), f"_:b <{EX}p> <{EX}o> <{g(1)}> .\n") is None
+def test_plain_nquads_check() -> None:
+    assert plain_nquads(g(1), licence(1, "a", "2026-12-01"))
+    assert plain_nquads(g(1), f"<{EX}s> <{EX}p> <{g(1)}> .\n")  # a triple: caught after the bulk load
+    assert not plain_nquads(g(1), f"<{EX}s> <{EX}p> <{EX}o> <{g(2)}> .\n")
+    assert not plain_nquads(g(1), f"_:b <{EX}p> <{EX}o> <{g(1)}> .\n")
+
+
+def test_bulk_load_refiles_a_triple_that_names_the_graph(tmp_path: Path) -> None:
+    odd = f"<{EX}s> <{EX}p> <{g(6)}> .\n<{EX}s> <{EX}q> <{EX}o> <{g(6)}> .\n"
+    with EmbeddedStore(tmp_path / "s") as s:
+        s.load_new_graphs([(g(6), odd), *LICENCES])
+        assert s.quad_count() == 29 and len(s.native) == 29  # nothing left in the default graph
+        assert f"<{EX}s> <{EX}p> <{g(6)}> <{g(6)}> ." in s.graph_nquads(g(6))
+        assert not (tmp_path / "s" / JOURNAL_FILE).exists()
+
+
+def test_sparql_json_terms_are_normalised() -> None:
+    assert from_json({"type": "typed-literal", "value": "2026-01-02", "datatype": XSD_NS + "date"}) == Literal(
+        "2026-01-02", datatype=XSD_DATE)
+    assert from_json({"type": "typed-literal", "value": "x", "datatype": XSD_NS + "string"}) == Literal("x")
+    assert from_json({"type": "literal", "value": "x", "xml:lang": "ZH-Hans"}) == Literal("x", lang="zh-hans")
+    assert from_json({"type": "uri", "value": EX}) == URIRef(EX)
+    assert isinstance(from_json({"type": "bnode", "value": "b0"}), BNode)
+
+
+def test_forgotten_close_releases_the_lock(tmp_path: Path) -> None:
+    s = EmbeddedStore(tmp_path / "s")
+    s.replace_graphs(LICENCES)
+    del s
+    with EmbeddedStore(tmp_path / "s", read_only=True) as r:
+        assert r.quad_count() == 27

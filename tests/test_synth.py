@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
+import os
 import re
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from synth_compare import KEYS, compare, norm
 
 from kg import reference, synth
 from kg.synth import REFERENCE_DATE, certificate, generate, licence_number, write
+from kg.synth_text import norm
 
 GOLD = Path(__file__).parent / "gold"
 SAMPLES = Path(__file__).parent.parent / "data" / "certificates"
-ROUND_TRIP_COUNT = 300
+ROUND_TRIP_COUNT = 1000
+#: A lost item label (sample 000: 作你公司…) as the first line of a page: kg.parser reads it as the
+#: continuation of the item before the page break (see test_lost_label_opening_a_page).
+LOST_LABEL_OPENS_PAGE = re.compile(r"特别规定事项\n\n(?:- )?[工要基下作上丁]你公司")
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +45,20 @@ def test_certificate_i_does_not_depend_on_count() -> None:
     long = list(generate(30, seed=1))
     assert [c.text for c in short] == [c.text for c in long[:5]]
     assert certificate(17, seed=1).text == long[17].text
+
+
+def test_same_output_in_another_process() -> None:
+    """Nothing depends on str hashing (PYTHONHASHSEED), the clock or RDF parse order."""
+    code = ("import hashlib,json,sys;from kg.synth import generate;h=hashlib.sha256()\n"
+            "for c in generate(25, seed=11): h.update(c.text.encode()+json.dumps(c.facts).encode())\n"
+            "sys.stdout.write(h.hexdigest())")
+    here = hashlib.sha256()
+    for c in generate(25, seed=11):
+        here.update(c.text.encode() + json.dumps(c.facts).encode())
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
+    assert out.stdout == here.hexdigest()
 
 
 def test_seeds_differ() -> None:
@@ -67,6 +88,17 @@ def test_write_is_identical_with_workers(tmp_path: Path, monkeypatch: pytest.Mon
     lines = (tmp_path / "one" / "facts.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["file"] for line in lines] == [f"synth_{i:06d}.txt" for i in range(23)]
     assert (tmp_path / "one" / "synth_000004.txt").read_text(encoding="utf-8") == certificate(4, seed=5).text
+
+
+def test_damage_is_a_probability() -> None:
+    with pytest.raises(ValueError):
+        certificate(0, damage=1.5)
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert synth.main(["3", str(tmp_path), "--seed", "2", "--damage", "0"]) == 0
+    assert "3 certificates" in capsys.readouterr().out
+    assert (tmp_path / "synth_000002.txt").read_text(encoding="utf-8") == certificate(2, seed=2, damage=0).text
 
 
 # -- facts ------------------------------------------------------------------
@@ -195,7 +227,13 @@ def test_damage_kinds_of_the_samples_appear() -> None:
 
 # -- round trip through the parser -------------------------------------------
 
+#: Every fact key, compared on the round trip (``file`` names the certificate).
+FACT_KEYS = [k for k in certificate(0).facts if k != "file"]
+
+
 def _accuracy(pairs: list[tuple[object, dict]]) -> dict[str, float]:
+    from synth_compare import compare
+
     hits: Counter = Counter()
     seen: Counter = Counter()
     for cert, facts in pairs:
@@ -208,12 +246,16 @@ def _accuracy(pairs: list[tuple[object, dict]]) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def round_trip() -> dict:
     parser = pytest.importorskip("kg.parser")
+    from synth_compare import compare
+
     gold = []
     for path in sorted(GOLD.glob("*.json")):
         facts = json.loads(path.read_text(encoding="utf-8"))
         gold.append((parser.parse_file(SAMPLES / facts["file"]), facts))
-    synthetic, failures = [], defaultdict(list)
+    synthetic, failures, known = [], defaultdict(list), set()
     for c in generate(ROUND_TRIP_COUNT, seed=0):
+        if LOST_LABEL_OPENS_PAGE.search(c.text):
+            known.add(c.file_name)
         try:
             parsed = parser.parse_text(c.text, file=c.file_name)
         except Exception as exc:  # a crash is a miss on every key, reported with the file
@@ -223,18 +265,57 @@ def round_trip() -> dict:
         for key, problem in compare(parsed, c.facts).items():
             if problem:
                 failures[key].append(f"{c.file_name}: {problem}")
-    return {"gold": _accuracy(gold), "synthetic": _accuracy(synthetic), "failures": failures}
+    return {"gold": _accuracy(gold), "synthetic": _accuracy(synthetic), "failures": failures, "known": known}
 
 
+@pytest.mark.slow
 def test_round_trip_parses_every_certificate(round_trip: dict) -> None:
     assert not round_trip["failures"]["crash"], round_trip["failures"]["crash"][:5]
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.slow
+@pytest.mark.parametrize("key", FACT_KEYS)
 def test_round_trip_accuracy_matches_the_samples(round_trip: dict, key: str) -> None:
     """Each key is recovered from synthetic certificates at least as well as from the five samples."""
     gold = round_trip["gold"].get(key, 1.0)
     got = round_trip["synthetic"].get(key)
     if got is None:
         pytest.skip(f"{key} not in the facts")
-    assert got >= gold, f"{key}: {got:.3f} < gold {gold:.3f}; e.g. {round_trip['failures'][key][:3]}"
+    failures = round_trip["failures"][key]
+    if got < gold and failures and all(f.split(":")[0] in round_trip["known"] for f in failures):
+        pytest.xfail(f"{key}: {got:.4f} < gold {gold:.4f}, all {len(failures)} misses are a lost label opening a "
+                     "page, which kg.parser joins to the previous item (test_lost_label_opening_a_page)")
+    assert got >= gold, f"{key}: {got:.4f} < gold {gold:.4f}; e.g. {failures[:3]}"
+
+
+def test_lost_label_opening_a_page() -> None:
+    """Sample 002 with item (五) losing its label as sample 000's (十一) does (作你公司…), at the top of a page.
+
+    Mid-page the parser recovers the number from the gap (四)→(六); at the top of a page it joins the item
+    to (四) as if it continued across the page break, so 15.5 is lost and (四) gets (五)'s text.
+    """
+    parser = pytest.importorskip("kg.parser")
+    text = (SAMPLES / "002_d6ab5e1b3366b49e.txt").read_text(encoding="utf-8")
+    assert "## 特别规定事项\n\n(五) 你公司" in text
+    mid_page = parser.parse_text(text.replace("(三) 你公司业务开展过程中", "要你公司业务开展过程中"))
+    assert [c.id for c in mid_page.clause("15").children] == [f"15.{n}" for n in range(1, 8)]
+    cert = parser.parse_text(text.replace("## 特别规定事项\n\n(五) 你公司", "## 特别规定事项\n\n要你公司"))
+    assert [c.id for c in cert.clause("15").children] == [f"15.{n}" for n in range(1, 8)]
+    assert "具备网络与信息安全管理技术保障措施" in norm(cert.clause("15.5").text)
+
+
+@pytest.mark.parametrize(("printed", "field", "want"), [
+    ("网站域名：www.kongzhong.com(www.kongzhong.net;www.kongzhong.com.cn;www.kongzhong.net.cn;www.kong.\nnet)",
+     "domains", ["www.kongzhong.com", "www.kongzhong.net", "www.kongzhong.com.cn", "www.kongzhong.net.cn",
+                 "www.kong.net"]),
+    ("服务器放置地：北京市海淀区苏州街长远天地C座3号楼\n2层", "server_location", "北京市海淀区苏州街长远天地C座3号楼2层"),
+    ("服务器放置地：北京市海淀区苏州街长远天地C座3号楼 2层", "server_location", "北京市海淀区苏州街长远天地C座3号楼2层"),
+])
+def test_appendix_wraps_found_by_the_round_trip(printed: str, field: str, want: object) -> None:
+    """Sample 004 with its appendix wrapped at other places, as synthetic certificates wrap it."""
+    parser = pytest.importorskip("kg.parser")
+    text = (SAMPLES / "004_fbfe7da2340bbcfd.txt").read_text(encoding="utf-8")
+    old = {"domains": "网站域名：www.kongzhong.com(www.kongzhong.net;www.\nkongzhong.com.cn;www.kongzhong.net.cn;www.kong.net)",
+           "server_location": "服务器放置地：北京市海淀区苏州街长远天地C座3单元902\n室"}[field]
+    assert old in text
+    assert getattr(parser.parse_text(text.replace(old, printed)).websites[0], field) == want

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -41,14 +42,15 @@ from kg.store.base import (
     Store,
     call_with_timeout,
     export_format,
-    fast_triples,
     parse_graph_nquads,
+    plain_nquads,
     triples_text,
 )
 from kg.store.terms import check_iri, from_ox, inject_values, to_ox
 
 LOCK_FILE = "kg.lock"
 JOURNAL_FILE = "kg-bulk-journal"
+_SUBSELECT = re.compile(r"\{\s*SELECT\b", re.IGNORECASE)
 UNION = {"use_default_graph_as_union": True}
 
 
@@ -91,18 +93,23 @@ class DirLock:
             self.fd = None
 
 
-def lock_holders(path: Path, fd: int) -> list[tuple[int, str]]:
-    """(pid, "WRITE"/"READ") of the flocks on ``path``: /proc/locks, and for the writer the pid in the file."""
-    st = os.fstat(fd)
+def _proc_locks(inode: int, kind: str) -> list[tuple[int, str]]:
+    """(pid, "WRITE"/"READ") of the ``kind`` ("FLOCK" or "POSIX") locks on ``inode``, from /proc/locks."""
     found = []
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValueError):
         for line in Path("/proc/locks").read_text().splitlines():
             parts = line.split()
-            if "->" in parts or len(parts) < 6 or parts[1] != "FLOCK":
+            if "->" in parts or len(parts) < 6 or parts[1] != kind:
                 continue
             dev_inode = parts[5].split(":")
-            if len(dev_inode) == 3 and dev_inode[2] == str(st.st_ino):
+            if len(dev_inode) == 3 and dev_inode[2] == str(inode):
                 found.append((int(parts[4]), parts[3]))
+    return found
+
+
+def lock_holders(path: Path, fd: int) -> list[tuple[int, str]]:
+    """(pid, "WRITE"/"READ") of the flocks on ``path``: /proc/locks, and for the writer the pid in the file."""
+    found = _proc_locks(os.fstat(fd).st_ino, "FLOCK")
     owner = None
     with contextlib.suppress(OSError, ValueError, IndexError):
         pid = int(path.read_text().split()[0])
@@ -143,13 +150,15 @@ class EmbeddedStore(Store):
         if not read_only:
             self.path.mkdir(parents=True, exist_ok=True)
         self._dirlock = DirLock(self.path, shared=read_only)
+        if read_only and _rocksdb_writers(self.path):  # a writer that bypasses kg.lock: reading would be UB
+            self._dirlock.release()
+            raise _rocksdb_locked(self.path, "")
         try:
             self._store: ox.Store | None = ox.Store.read_only(str(self.path)) if read_only else ox.Store(str(self.path))
         except OSError as exc:
             self._dirlock.release()
-            if "lock" in str(exc).lower():
-                raise StoreLockedError(f"store is locked by process {os.getpid()} (this process)", pid=os.getpid(),
-                                       file=str(self.path), hint="close the other handle first") from None
+            if "lock" in str(exc).lower():  # RocksDB's own lock: a program that does not use kg.lock
+                raise _rocksdb_locked(self.path, str(exc)) from None
             raise StoreError(f"cannot open the store: {exc}", file=str(self.path)) from None
         self._write_lock = threading.Lock()
         journal = self.path / JOURNAL_FILE
@@ -250,16 +259,20 @@ class EmbeddedStore(Store):
 
     bulk_load_new = load_new_graphs
 
-    def _bulk(self, fresh: list[tuple[str, str]]) -> None:
+    def _default_graph_empty(self) -> bool:
+        return next(iter(self.native.quads_for_pattern(None, None, None, ox.DefaultGraph())), None) is None
+
+    def _bulk(self, fresh: list[tuple[str, str]], *, parse_all: bool = False) -> None:
         texts: list[str] = []
         parsed: list[ox.Quad] = []
         for graph, nquads in fresh:
-            if fast_triples(graph, nquads, check_only=True) is not None:
+            if not parse_all and plain_nquads(graph, nquads):
                 texts.append(nquads)
             else:
                 parsed.extend(parse_graph_nquads(graph, nquads))  # raises before anything is written
+        clean_default = self._default_graph_empty()
         journal = self.path / JOURNAL_FILE
-        _write_durably(journal, "".join(f"{g}\n" for g, _ in fresh))
+        _write_durably(journal, ("#clear-default\n" if clean_default else "") + "".join(f"{g}\n" for g, _ in fresh))
         try:
             for i in range(0, len(texts), self.bulk_batch):
                 self.native.bulk_load("".join(texts[i:i + self.bulk_batch]), ox.RdfFormat.N_QUADS)
@@ -269,12 +282,20 @@ class EmbeddedStore(Store):
         except (SyntaxError, OSError) as exc:
             self._recover(journal)
             raise StoreError(f"bulk load failed, batch rolled back: {exc}", file=str(self.path)) from None
+        if texts and clean_default and not self._default_graph_empty():
+            self._recover(journal)  # a line was a triple, not a quad: redo the batch on the parsing path
+            self._bulk(fresh, parse_all=True)
+            return
         journal.unlink()
 
     def _recover(self, journal: Path) -> list[str]:
-        graphs = [line for line in journal.read_text().splitlines() if line]
-        for i in range(0, len(graphs), 1000):
-            self._run_update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs[i:i + 1000]))
+        lines = [line for line in journal.read_text().splitlines() if line]
+        graphs = [line for line in lines if not line.startswith("#")]
+        ops = [f"DROP SILENT GRAPH <{g}>" for g in graphs]
+        if "#clear-default" in lines:
+            ops.insert(0, "CLEAR SILENT DEFAULT")
+        for i in range(0, len(ops), 1000):
+            self._run_update(" ;\n".join(ops[i:i + 1000]))
         self.native.flush()
         journal.unlink()
         return graphs
@@ -298,6 +319,11 @@ class EmbeddedStore(Store):
         def run() -> QueryResult:
             subs = {ox.Variable(k): to_ox(v) for k, v in bindings.items()}
             try:
+                if subs and _SUBSELECT.search(sparql):
+                    # substitutions bind the outer query only; sub-selects would then aggregate over
+                    # every licence (measured 0.28 s vs 0.05 s at 2,000 licences): bind every group by VALUES
+                    res = store.query(inject_values(sparql, bindings), **UNION)
+                    return ox_result(res)
                 try:
                     res = store.query(sparql, substitutions=subs or None, **UNION)
                 except RuntimeError as exc:
@@ -325,13 +351,35 @@ class EmbeddedStore(Store):
 
     def close(self) -> None:
         """Flush (so the next opening does not replay a long write-ahead log), close, then unlock."""
-        if self._store is None:
+        if getattr(self, "_store", None) is None:
             return
         if not self.read_only:
             with contextlib.suppress(OSError):
                 self._store.flush()
         self._store = None
         self._dirlock.release()
+
+    def __del__(self) -> None:  # a forgotten close() must not keep the lock for the rest of the process
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _rocksdb_writers(path: Path) -> list[int]:
+    """Other processes holding RocksDB's own (POSIX) lock on the store, e.g. an ``oxigraph serve`` started by hand."""
+    try:
+        inode = (path / "LOCK").stat().st_ino
+    except OSError:
+        return []
+    return [pid for pid, _ in _proc_locks(inode, "POSIX") if pid != os.getpid()]
+
+
+def _rocksdb_locked(path: Path, message: str) -> StoreLockedError:
+    if "current process" in message:
+        pid, hint = os.getpid(), "this process holds it: close the other handle first"
+    else:
+        pid = next(iter(_rocksdb_writers(path)), 0)
+        hint = "a program that does not use kg.lock holds it (an oxigraph server or CLI started by hand?)"
+    return StoreLockedError(f"store is locked by process {pid} (writing)", pid=pid, file=str(path), hint=hint)
 
 
 def ox_result(res: object) -> QueryResult:
