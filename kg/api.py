@@ -41,6 +41,8 @@ def open_store(
     """Open the embedded store (default), an in-memory one, or a remote SPARQL endpoint."""
     if memory:
         return _open_store(memory=True)
+    if not endpoint and not store and os.environ.get("KG_ENDPOINT"):
+        endpoint = os.environ["KG_ENDPOINT"]
     if endpoint:
         return _open_store(endpoint=endpoint, **kwargs)
     return _open_store(store_dir=os.fspath(store) if store else default_store_dir(), read_only=read_only, **kwargs)
