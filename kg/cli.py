@@ -321,6 +321,35 @@ def run_main(
         raise typer.Exit(3)
 
 
+@app.command("report")
+def report_cmd(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date (default: today)")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file")] = Path("out/report.html"),
+    fmt: Annotated[str, typer.Option("--format", "-f", help="html or md")] = "html",
+    store: StoreOpt = None,
+    endpoint: EndpointOpt = None,
+    dialect: DialectOpt = "oxigraph",
+) -> None:
+    """Write the analyst report (self-contained HTML, or Markdown) for a reference date."""
+    import datetime as dt
+
+    from kg import report
+
+    _check_format(fmt, ("html", "md"))
+
+    def run() -> Path:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+        with _store(store, endpoint, dialect) as s:
+            return report.write_report(s, day, out, fmt)  # type: ignore[arg-type]
+
+    try:
+        path = _guard(run)
+    except ValueError as exc:
+        typer.echo(f"kg: --as-of: {exc} (use YYYY-MM-DD)", err=True)
+        raise typer.Exit(5) from None
+    typer.echo(f"report written to {path.resolve()}")
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
