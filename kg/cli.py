@@ -358,3 +358,94 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- compliance commands (kg rules, kg check, kg obligations; library: kg/compliance.py, kg/events.py)
+
+
+def _parse_date(value: str | None, option: str) -> Any:
+    """A YYYY-MM-DD option (or "today") as a date; a bad value is a parameter error (exit 5)."""
+    import datetime as dt
+
+    from kg.queries import ParameterError
+
+    if value is None or value == "today":
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ParameterError(f"{option} {value!r}: expected a date YYYY-MM-DD") from exc
+
+
+@app.command("rules")
+def list_rules_command(fmt: FormatOpt = "table") -> None:
+    """List the compliance rules (queries/rules/*.rq): id, severity, kind, titles and what each rests on."""
+    import pandas as pd
+
+    from kg.compliance import list_rules
+    from kg.formatting import render
+
+    _check_format(fmt, ("table", "csv", "json"))
+    rules = _guard(list_rules)
+    df = pd.DataFrame([{"id": r.id, "severity": r.severity, "kind": r.kind, "title_en": r.title_en,
+                        "title_zh": r.title_zh, "rests_on": r.rests_on} for r in rules])
+    typer.echo(render(df, fmt, title="compliance rules"), nl=False)  # type: ignore[arg-type]
+
+
+@app.command("check")
+def check_command(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD (default: today)")] = None,
+    days: Annotated[int, typer.Option("--days", help="Window of the 'expiring' status, in days")] = 90,
+    fmt: FormatOpt = "table",
+    write: Annotated[bool, typer.Option("--write/--no-write",
+                                        help="Store the findings graph <…/graph/findings/DATE> (default)")] = True,
+    store: StoreOpt = None,
+    endpoint: EndpointOpt = None,
+    dialect: DialectOpt = "oxigraph",
+) -> None:
+    """Run the compliance rules as of a date; exit code 1 when a finding of severity error exists."""
+    from kg.compliance import check
+    from kg.formatting import render
+
+    _check_format(fmt, ("table", "csv", "json"))
+
+    def run() -> Any:
+        date = _parse_date(as_of, "--as-of")
+        with _store(store, endpoint, dialect, read_only=not write) as s:
+            return check(s, date, expiring_days=days, write=write)
+
+    result = _guard(run)
+    typer.echo(render(result.to_dataframe(), fmt, title=f"findings as of {result.as_of}"), nl=False)  # type: ignore[arg-type]
+    counts = result.counts()
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    typer.echo(f"kg check {result.as_of}: {summary}" + (f"; written to <{result.graph}>" if result.graph else ""),
+               err=True)
+    if result.has_errors:
+        raise typer.Exit(1)
+
+
+@app.command("obligations")
+def obligations_command(
+    event: Annotated[str, typer.Option("--event", help="shareholder-change, office-change, cross-regional-licence, "
+                                                       "security-assessment or illegal-information")],
+    date: Annotated[str, typer.Option("--date", help="Date of the event, YYYY-MM-DD")],
+    number: Annotated[str | None, typer.Option("--number", help="Only this licence (number as printed)")] = None,
+    fmt: FormatOpt = "table",
+    store: StoreOpt = None,
+    endpoint: EndpointOpt = None,
+    dialect: DialectOpt = "oxigraph",
+) -> None:
+    """What an event obliges each licence holder to do, and by when (working days use the holiday calendar)."""
+    from kg.events import get_event, obligations_for_event
+    from kg.formatting import render
+
+    _check_format(fmt, ("table", "csv", "json"))
+
+    def run() -> Any:
+        ev = get_event(event)
+        when = _parse_date(date, "--date")
+        with _store(store, endpoint, dialect, read_only=True) as s:
+            return obligations_for_event(s, ev, when, number)
+
+    df = _guard(run)
+    typer.echo(render(df, fmt, title=f"obligations after {event} on {date}"), nl=False)  # type: ignore[arg-type]

@@ -175,6 +175,8 @@ class LIC(DefinedNamespace):
     evidenceNode: URIRef
     evidenceLine: URIRef
     quotedValue: URIRef
+    findingSeverity: URIRef
+    findingMessage: URIRef
     asOf: URIRef
     dueBy: URIRef
 

@@ -50,6 +50,27 @@ class ReportData:
         return {k: int(v) for k, v in self.findings["severity"].value_counts().items()}
 
 
+#: The status rules of the catalogue (queries/rules/licence-*.rq) and the status each one assigns.
+STATUS_RULES = {"licence-expired": "expired", "licence-status-unknown": "unknown",
+                "licence-expiring": "expiring", "licence-valid": "valid"}
+
+
+def status_by_licence(findings: pd.DataFrame) -> dict[str, str]:
+    """Licence number → valid / expiring / expired / unknown, from the status rules' findings.
+
+    Where two status rules fired for one licence, the graver wins (the order of STATUS_RULES).
+    """
+    rank = {status: i for i, status in enumerate(STATUS_RULES.values())}
+    out: dict[str, str] = {}
+    if findings.empty:
+        return out
+    for number, rule in zip(findings["number"], findings["rule"], strict=True):
+        status = STATUS_RULES.get(rule)
+        if status and (number not in out or rank[status] < rank[out[number]]):
+            out[number] = status
+    return out
+
+
 def _q(store: Store, name: str, **params: object) -> pd.DataFrame:
     spec = queries.get(name)
     return store.query(spec.text, queries.bindings_for(spec, params)).to_dataframe()
@@ -90,7 +111,7 @@ def build(store: Store, as_of: dt.date, *, expiring_days: int = 90, findings: pd
     if findings is None:
         findings = compliance.check(store, as_of, expiring_days=expiring_days, write=True).to_dataframe()
     licences = _q(store, "licences")
-    status = compliance.status_by_licence(findings)
+    status = status_by_licence(findings)
     data = ReportData(
         as_of=as_of,
         licences=licences,

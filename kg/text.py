@@ -9,6 +9,7 @@ the decoded text, because provenance must point back to the scan.
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -57,10 +58,21 @@ class Line:
 
 
 def decode(data: bytes, file: str) -> tuple[str, str]:
-    """Bytes to text and the name of the encoding that read them.
+    """Bytes to text and the name of the encoding that read them (see :func:`decode_cut`)."""
+    text, name, _ = decode_cut(data, file)
+    return text, name
 
-    A BOM decides; otherwise UTF-8 is tried before GB18030 because valid UTF-8
-    is almost never accidental, whereas GB18030 accepts most byte soup.
+
+def decode_cut(data: bytes, file: str) -> tuple[str, str, int]:
+    """Bytes to text, the name of the encoding that read them, and the bytes of a cut last character.
+
+    A BOM decides; otherwise UTF-16 is tried first when NUL bytes sit on one
+    side of the byte pairs (UTF-16 without a BOM: the ASCII digits, letters and
+    line breaks of a certificate), then UTF-8 before GB18030 because valid
+    UTF-8 is almost never accidental, whereas GB18030 accepts most byte soup.
+    A file cut in the middle of a multi-byte character (1-3 bytes of it left at
+    the end) decodes without them; their number is returned so that the parser
+    can report the truncation.
     """
     if data.startswith(b"\xef\xbb\xbf"):
         candidates = [("utf-8-sig", data[3:], "utf-8")]
@@ -68,18 +80,37 @@ def decode(data: bytes, file: str) -> tuple[str, str]:
         candidates = [("utf-16", data, "utf-16")]
     else:
         candidates = [("utf-8", data, "utf-8"), ("gb18030", data, "gb18030")]
+        guess = _utf16_without_bom(data)
+        if guess is not None:
+            candidates.insert(0, (guess, data, guess))
     for name, payload, codec in candidates:
+        decoder = codecs.getincrementaldecoder(codec)("strict")
         try:
-            text = payload.decode(codec)
+            text = decoder.decode(payload, final=False)  # an incomplete last character stays buffered
         except UnicodeDecodeError:
             continue
+        cut = len(decoder.getstate()[0])
         _reject_binary(text, file)
-        return text, name
+        return text, name, cut
     raise NotACertificateError(
-        "not text: the bytes are neither UTF-8, GB18030 nor UTF-16 with a BOM",
+        "not text: the bytes are neither UTF-8, GB18030 nor UTF-16",
         file=file,
         hint="give the OCR transcription as a text file",
     )
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``utf-16-le`` / ``utf-16-be`` when at least 2 % of the 16-bit units have a NUL on one side only."""
+    sample = data[:65536]
+    units = len(sample) // 2
+    if units < 2 or b"\x00" not in sample:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd >= max(2, units // 50) and even * 10 <= odd:
+        return "utf-16-le"
+    if even >= max(2, units // 50) and odd * 10 <= even:
+        return "utf-16-be"
+    return None
 
 
 def _reject_binary(text: str, file: str) -> None:

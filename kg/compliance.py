@@ -1,0 +1,184 @@
+"""Compliance checks: run the rule catalogue on the graph and record the findings as RDF.
+
+``check(store, as_of)`` runs every as-of rule of ``queries/rules/`` (see
+:mod:`kg.rules`) against the union of the certificate graphs and returns the
+findings. With ``write=True`` (the default) it also stores them in a derived
+named graph per as-of date, ``<base>graph/findings/2026-11-22``, replaced in
+one atomic ``replace_graph``: re-running a check for the same date replaces
+its findings instead of adding duplicates, and checks for other dates are
+kept for comparison. The graph also describes each rule (titles, severity,
+what it rests on), so it can be read without this code. ``queries/findings.rq``
+lists the findings of a date.
+
+Why a graph and not only a report: findings are then queryable together with
+the licences they concern (e.g. "holders with an overdue renewal and an IDC
+licence in Guangdong"), and the register of past checks is part of the
+knowledge graph's provenance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rdflib.namespace import PROV, RDF, RDFS
+
+from kg.events import EVENTS, obligations_for_event
+from kg.namespaces import DEFAULT_DATA_BASE, LIC
+from kg.rdfterms import Triple, date, en, integer, plain, to_nquads, zh
+from kg.rules import SEVERITIES, Finding, Rule, findings_from_rows, run_rows
+from kg.rules import list_rules as _list_rules
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "EVENTS",
+    "CheckResult",
+    "Finding",
+    "Rule",
+    "check",
+    "findings_graph_iri",
+    "findings_nquads",
+    "list_rules",
+    "obligations_for_event",
+]
+
+DATAFRAME_COLUMNS = ("number", "rule", "severity", "status", "message", "due_date", "clause", "lines", "quotes")
+
+
+def list_rules(kind: str | None = None) -> list[Rule]:
+    """The rule catalogue (``queries/rules/*.rq``); ``kind`` "as-of" or "event" filters it."""
+    return _list_rules(kind=kind)
+
+
+def findings_graph_iri(as_of: dt.date, base: str = DEFAULT_DATA_BASE) -> str:
+    """``<base>graph/findings/<as_of>``: one derived graph per as-of date."""
+    return f"{base}graph/findings/{as_of.isoformat()}"
+
+
+@dataclass
+class CheckResult:
+    """What ``kg check`` reports: the findings (sorted by severity) and where they were written."""
+
+    as_of: dt.date
+    findings: list[Finding] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    graph: str | None = None
+
+    @property
+    def has_errors(self) -> bool:
+        """True when a finding of severity error exists: ``kg check`` exits 1, so it can gate a pipeline."""
+        return any(f.severity == "error" for f in self.findings)
+
+    def counts(self) -> dict[str, int]:
+        """Number of findings per severity (every severity present, zero included)."""
+        c = Counter(f.severity for f in self.findings)
+        return {s: c.get(s, 0) for s in SEVERITIES}
+
+    def for_licence(self, number: str) -> list[Finding]:
+        return [f for f in self.findings if f.number == number]
+
+    def by_rule(self, rule_id: str) -> list[Finding]:
+        return [f for f in self.findings if f.rule_id == rule_id]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per finding, with the columns ``kg check`` prints."""
+        import pandas as pd
+
+        rows = [
+            {
+                "number": f.number,
+                "rule": f.rule_id,
+                "severity": f.severity,
+                "status": f.status,
+                "message": f.message,
+                "due_date": f.due_date,
+                "clause": f.clause_id,
+                "lines": ", ".join(map(str, f.lines)) or None,
+                "quotes": " | ".join(f.quotes) or None,
+            }
+            for f in self.findings
+        ]
+        return pd.DataFrame(rows, columns=list(DATAFRAME_COLUMNS))
+
+
+def check(
+    store: Any,
+    as_of: dt.date,
+    *,
+    expiring_days: int = 90,
+    write: bool = True,
+    base: str = DEFAULT_DATA_BASE,
+    rules: list[Rule] | None = None,
+    timeout: float | None = None,
+) -> CheckResult:
+    """Run the as-of rules on ``store`` for ``as_of``; store the findings graph unless ``write`` is False.
+
+    ``expiring_days`` is the window of the "expiring" status (and the
+    ``days`` parameter of any rule that declares it). The findings graph of
+    ``as_of`` is replaced as a whole, so the result of a check never mixes
+    with an earlier run for the same date.
+    """
+    if isinstance(as_of, dt.datetime):
+        as_of = as_of.date()
+    if expiring_days < 0:
+        from kg.queries import ParameterError
+
+        raise ParameterError("days must not be negative", hint="the expiring window, e.g. --days 90")
+    selected = rules if rules is not None else list_rules(kind="as-of")
+    params: dict[str, object] = {"as_of": as_of, "days": expiring_days}
+    findings: list[Finding] = []
+    for rule in selected:
+        rows = run_rows(rule, store, params, timeout=timeout)
+        findings.extend(findings_from_rows(rule, rows, {"as_of": as_of, "days": expiring_days}))
+    findings.sort(key=lambda f: f.sort_key())
+    result = CheckResult(as_of=as_of, findings=findings, rules=list(selected))
+    if write:
+        graph = findings_graph_iri(as_of, base)
+        store.replace_graph(graph, findings_nquads(findings, selected, as_of, base))
+        result.graph = graph
+    return result
+
+
+def findings_nquads(findings: list[Finding], rules: list[Rule], as_of: dt.date,
+                    base: str = DEFAULT_DATA_BASE) -> str:
+    """The findings graph of ``as_of`` as N-Quads: rule descriptions, then one lic:Finding each."""
+    graph = findings_graph_iri(as_of, base)
+    t: list[Triple] = []
+    add = t.append
+    for rule in rules:
+        r = rule.iri(base)
+        add((r, RDF.type, LIC.ComplianceRule))
+        add((r, LIC.ruleId, plain(rule.id)))
+        add((r, LIC.ruleKind, plain(rule.kind)))
+        add((r, RDFS.label, zh(rule.title_zh)))
+        add((r, RDFS.label, en(rule.title_en)))
+        add((r, LIC.findingSeverity, plain(rule.severity)))
+        add((r, LIC.restsOn, zh(rule.rests_on)))
+        if rule.description:
+            add((r, RDFS.comment, en(rule.description)))
+    rule_iris = {rule.id: rule.iri(base) for rule in rules}
+    for f in findings:
+        node = f.iri(base)
+        add((node, RDF.type, LIC.Finding))
+        add((node, LIC.rule, rule_iris.get(f.rule_id, f"{base}rule/{f.rule_id}")))
+        add((node, LIC.findingSeverity, plain(f.severity)))
+        add((node, LIC.findingStatus, plain(f.status)))
+        add((node, LIC.concernsLicence, f.licence))
+        add((node, LIC.asOf, date(as_of)))
+        add((node, LIC.findingMessage, en(f.message)))
+        add((node, PROV.wasDerivedFrom, f.licence))
+        if f.due_date is not None:
+            add((node, LIC.dueBy, date(f.due_date)))
+        if f.clause:
+            add((node, LIC.concernsClause, f.clause))
+        for ev in f.evidence:
+            add((node, LIC.evidenceNode, ev))
+        for line in f.lines:
+            add((node, LIC.evidenceLine, integer(line)))
+        for quote in f.quotes:
+            add((node, LIC.quotedValue, zh(quote)))
+    return to_nquads(t, graph)
