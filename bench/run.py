@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 AS_OF = "2026-11-22"
+QUERY_LIMIT = 120.0
 
 
 def _rss_mb() -> float:
@@ -54,6 +55,30 @@ def _timeit(fn, repeat: int, budget: float = 20.0) -> tuple[float, float, int]:
     times.sort()
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     return statistics.median(times), p95, rows
+
+
+def _in_fork(fn, repeat: int, limit: float) -> dict:
+    """Time a query in a forked copy of this process, killed after ``limit`` seconds.
+
+    rdflib's engine cannot be interrupted, and a few of its plans run for many
+    minutes at 10^4 licences; the fork shares the loaded dataset copy-on-write.
+    """
+    import multiprocessing as mp
+
+    parent, child_end = mp.get_context("fork").Pipe()
+
+    def work() -> None:
+        child_end.send(_timeit(fn, repeat))
+
+    proc = mp.get_context("fork").Process(target=work)
+    proc.start()
+    proc.join(limit)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return {"median": None, "p95": None, "rows": None, "timeout": limit}
+    med, p95, rows = parent.recv()
+    return {"median": med, "p95": p95, "rows": rows}
 
 
 def child(args: argparse.Namespace) -> dict:
@@ -84,7 +109,7 @@ def child(args: argparse.Namespace) -> dict:
     else:
         store = api.open_store(args.store)
     t = time.perf_counter()
-    report = ingest([args.certs], store, workers=args.workers)
+    report = ingest([str(Path(args.certs) / "synth_*.txt")], store, workers=args.workers)
     elapsed = time.perf_counter() - t
     out["ingest_seconds"] = elapsed
     out["ingest_rate"] = len(report.ingested) / elapsed
@@ -104,8 +129,12 @@ def child(args: argparse.Namespace) -> dict:
         repeat = args.repeat if args.backend != "memory" else max(1, args.repeat // 5)
         if args.backend != "memory":
             api.run_query(spec.name, store, params)  # warm-up: the first query pays cold caches
-        med, p95, rows = _timeit(lambda spec=spec, bindings=bindings: store.query(spec.text, bindings).rows, repeat)
-        out["queries"][spec.name] = {"median": med, "p95": p95, "rows": rows}
+        fn = lambda spec=spec, bindings=bindings: store.query(spec.text, bindings).rows  # noqa: E731
+        if args.backend == "memory":
+            out["queries"][spec.name] = _in_fork(fn, repeat, args.query_limit)
+        else:
+            med, p95, rows = _timeit(fn, repeat)
+            out["queries"][spec.name] = {"median": med, "p95": p95, "rows": rows}
     try:
         from kg import compliance
     except ImportError:
@@ -124,7 +153,8 @@ def child(args: argparse.Namespace) -> dict:
 
 def run_child(certs: Path, store: Path, backend: str, workers: int, repeat: int) -> dict:
     cmd = [sys.executable, __file__, "--child", "--certs", str(certs), "--store", str(store),
-           "--backend", backend, "--workers", str(workers), "--repeat", str(repeat)]
+           "--backend", backend, "--workers", str(workers), "--repeat", str(repeat),
+           "--query-limit", str(QUERY_LIMIT)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"child failed ({backend}, {certs}):\n{proc.stderr[-4000:]}")
@@ -149,6 +179,7 @@ def main() -> None:
     ap.add_argument("--rdflib-at", type=int, default=10000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--query-limit", type=float, default=120.0, help="seconds before an rdflib query is stopped")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
     ap.add_argument("--work", default=None, help="scratch directory (default: a temporary one)")
@@ -157,6 +188,8 @@ def main() -> None:
     ap.add_argument("--store")
     ap.add_argument("--backend", default="embedded")
     args = ap.parse_args()
+    global QUERY_LIMIT
+    QUERY_LIMIT = args.query_limit
     if args.child:
         print(json.dumps(child(args)))
         return
@@ -164,7 +197,17 @@ def main() -> None:
     from kg import synth
 
     work = Path(args.work or tempfile.mkdtemp(prefix="kg-bench-"))
+    json_path = Path(args.out).with_suffix(".json")
     results = {"machine": machine(), "date": dt.date.today().isoformat(), "runs": []}
+    if json_path.exists():  # runs of other sizes from earlier invocations are kept; a size run again replaces
+        results["runs"] = json.loads(json_path.read_text(encoding="utf-8")).get("runs", [])
+
+    def record(res: dict) -> None:
+        results["runs"] = [r for r in results["runs"] if (r["n"], r["backend"]) != (res["n"], res["backend"])]
+        results["runs"].append(res)
+        results["runs"].sort(key=lambda r: (r["n"], r["backend"] != "embedded"))
+        json_path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        Path(args.out).write_text(render(results), encoding="utf-8")
     for n in [int(s) for s in args.sizes.split(",")]:
         certs = work / f"certs-{n}"
         if not (certs / "facts.jsonl").exists():
@@ -177,14 +220,13 @@ def main() -> None:
         shutil.rmtree(store, ignore_errors=True)
         res = run_child(certs, store, "embedded", args.workers, args.repeat)
         res["generate_rate"] = gen
-        results["runs"].append(res)
+        record(res)
         print(json.dumps({k: v for k, v in res.items() if k != "queries"}), file=sys.stderr)
+        shutil.rmtree(store, ignore_errors=True)
         if n == args.rdflib_at:
             mem = run_child(certs, store, "memory", args.workers, args.repeat)
-            results["runs"].append(mem)
-        shutil.rmtree(store, ignore_errors=True)
-    Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    Path(args.out).write_text(render(results), encoding="utf-8")
+            record(mem)
+            print(json.dumps({k: v for k, v in mem.items() if k != "queries"}), file=sys.stderr)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
@@ -209,7 +251,10 @@ def render(results: dict) -> str:
         cells = []
         for r in runs:
             m = r["queries"].get(q)
-            cells.append(f"{m['median']:.4f} / {m['p95']:.4f}" if m else "–")
+            if m and m.get("median") is None:
+                cells.append(f"> {m['timeout']:.0f} (stopped)")
+            else:
+                cells.append(f"{m['median']:.4f} / {m['p95']:.4f}" if m else "–")
         lines.append(f"| {q} | " + " | ".join(cells) + " |")
     emb = {r["n"]: r for r in runs if r["backend"] == "embedded"}
     for r in runs:
@@ -221,7 +266,11 @@ def render(results: dict) -> str:
             for q in names:
                 if q in r["queries"] and q in e["queries"]:
                     a, b = r["queries"][q]["median"], e["queries"][q]["median"]
-                    lines.append(f"| {q} | {a:.4f} | {b:.4f} | {a / b:.0f}× |")
+                    if a is None:
+                        lim = r["queries"][q]["timeout"]
+                        lines.append(f"| {q} | > {lim:.0f} (stopped) | {b:.4f} | > {lim / b:.0f}× |")
+                    else:
+                        lines.append(f"| {q} | {a:.4f} | {b:.4f} | {a / b:.1f}× |")
     return "\n".join(lines) + "\n"
 
 

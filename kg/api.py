@@ -44,12 +44,63 @@ def open_store(
     if not endpoint and not store and os.environ.get("KG_ENDPOINT"):
         endpoint = os.environ["KG_ENDPOINT"]
     if endpoint:
-        return _open_store(endpoint=endpoint, **kwargs)
+        return _open_store(endpoint=endpoint, **{**endpoint_settings(), **kwargs})
     return _open_store(store_dir=os.fspath(store) if store else default_store_dir(), read_only=read_only, **kwargs)
 
 
-def ingest(paths: Iterable[str | os.PathLike[str]], store: Store, *, progress: Progress | None = None) -> IngestReport:
-    return _ingest(paths, store, progress=progress)
+#: Seconds a query may run (``kg query``, :func:`query`) unless ``--timeout`` or ``$KG_QUERY_TIMEOUT`` says otherwise.
+DEFAULT_QUERY_TIMEOUT = 300.0
+
+
+def _env_number(name: str, *, integer: bool = False, minimum: float = 0.0) -> float | int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        value = None
+    if value is None or value != value or value < minimum or value == float("inf"):
+        kind = "a whole number" if integer else "a number of seconds"
+        raise KgError(f"${name}={raw!r} is not {kind} >= {minimum:g}", hint=f"fix or unset {name}")
+    return value
+
+
+def endpoint_settings() -> dict[str, Any]:
+    """Remote-store settings from the environment (docs/reliability.md).
+
+    ``KG_ENDPOINT_RETRIES`` (default 4) retries of a transient failure, waiting
+    ``KG_ENDPOINT_BACKOFF`` seconds (default 0.5), doubled each time (at most
+    30 s); ``KG_ENDPOINT_TIMEOUT`` seconds for any one request (default: 60 for
+    queries, 300 for writes).
+    """
+    out: dict[str, Any] = {}
+    retries = _env_number("KG_ENDPOINT_RETRIES", integer=True)
+    if retries is not None:
+        out["retries"] = retries
+    backoff = _env_number("KG_ENDPOINT_BACKOFF")
+    if backoff is not None:
+        out["backoff"] = backoff
+    timeout = _env_number("KG_ENDPOINT_TIMEOUT", minimum=0.001)
+    if timeout is not None:
+        out["timeout"] = out["write_timeout"] = timeout
+    return out
+
+
+def query_timeout(timeout: float | None = None) -> float | None:
+    """The timeout of a query: ``timeout`` if given (0 means none), else ``$KG_QUERY_TIMEOUT``, else 300 s."""
+    if timeout is None:
+        env = _env_number("KG_QUERY_TIMEOUT")
+        timeout = DEFAULT_QUERY_TIMEOUT if env is None else env
+    if timeout != timeout or timeout < 0 or timeout == float("inf"):
+        raise KgError(f"timeout {timeout!r} is not a number of seconds >= 0", hint="0 means no timeout")
+    return timeout or None
+
+
+def ingest(paths: Iterable[str | os.PathLike[str]], store: Store, *, progress: Progress | None = None,
+           workers: int = 1) -> IngestReport:
+    """Parse, map and store certificates (``workers > 1``: parse in that many processes; docs/reliability.md)."""
+    return _ingest(paths, store, progress=progress, workers=workers)
 
 
 def run_query(
@@ -75,9 +126,9 @@ def query(name_or_path: str, store: Store | str | os.PathLike[str] | None = None
     embedded store (opened read-only for the call).
     """
     if isinstance(store, Store):
-        return run_query(name_or_path, store, params).to_dataframe()
+        return run_query(name_or_path, store, params, timeout=query_timeout()).to_dataframe()
     with open_store(store, read_only=True) as s:
-        return run_query(name_or_path, s, params).to_dataframe()
+        return run_query(name_or_path, s, params, timeout=query_timeout()).to_dataframe()
 
 
 def list_queries() -> list[_queries.QuerySpec]:
@@ -107,14 +158,16 @@ class PushReport:
 def push(source: Store, target: Store, *, graphs: Iterable[str] | None = None) -> PushReport:
     """Replace each graph of ``source`` on ``target``, one atomic graph replacement at a time.
 
-    A graph is either pushed whole or left as it was on the remote. When the
+    A graph is either pushed whole or left as it was on the remote. Ontology
+    and shared graphs go first, as in the ingest, so that a push cut short
+    leaves no certificate pointing at a template the remote does not have. When the
     endpoint is unreachable (after the remote store's own bounded retries) the
     push stops and lists the graphs it did not attempt; graph-specific errors
     are recorded and the push goes on.
     """
     from kg.errors import EndpointError
 
-    names = sorted(graphs if graphs is not None else source.graph_names())
+    names = sorted(graphs if graphs is not None else source.graph_names(), key=_push_order)
     report = PushReport()
     for i, graph in enumerate(names):
         try:
@@ -128,6 +181,14 @@ def push(source: Store, target: Store, *, graphs: Iterable[str] | None = None) -
             continue
         report.pushed.append(graph)
     return report
+
+
+def _push_order(graph: str) -> tuple[int, str]:
+    """Ontology and shared graphs (templates, companies) first: a push cut short leaves no dangling reference."""
+    from kg.mapping import COMPANIES_GRAPH, TEMPLATES_GRAPH
+
+    shared = graph.endswith(("/" + TEMPLATES_GRAPH, "/" + COMPANIES_GRAPH)) or "/graph/ontology/" in graph
+    return (0 if shared else 1, graph)
 
 
 def serve(store_dir: str | os.PathLike[str] | None = None, *, host: str = "127.0.0.1", port: int = 7878,

@@ -14,7 +14,8 @@ code meaning
 5    bad query parameter
 6    SPARQL Update refused (``kg query`` only reads)
 7    the store is locked by another process
-8    the SPARQL endpoint failed (after retries), refused credentials, or timed out
+8    the SPARQL endpoint failed (after retries), refused credentials, or a query timed out
+130  interrupted (Ctrl-C); ``kg ingest`` and ``kg push`` can simply be run again
 ==== =====================================================================
 """
 
@@ -53,6 +54,10 @@ def _guard(fn: Callable[[], T]) -> T:
     except KgError as err:
         _fail(err)
         raise  # unreachable: _fail exits
+    except KeyboardInterrupt:
+        typer.echo("kg: interrupted (run the same command again: ingest and push resume where they stopped)",
+                   err=True)
+        raise typer.Exit(130) from None
 
 
 def _store(store: str | None, endpoint: str | None, dialect: str = "oxigraph", read_only: bool = False) -> Any:
@@ -130,13 +135,15 @@ def ingest(
     store: StoreOpt = None,
     endpoint: EndpointOpt = None,
     dialect: DialectOpt = "oxigraph",
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64,
+                                         help="Processes that parse in parallel (the bulk path)")] = 1,
 ) -> None:
     """Parse certificates and replace each one's named graph in the store (idempotent)."""
     from kg import api
 
     def run() -> Any:
         with _store(store, endpoint, dialect) as s:
-            return _with_progress(lambda progress: api.ingest(paths, s, progress=progress))
+            return _with_progress(lambda progress: api.ingest(paths, s, progress=progress, workers=workers))
 
     report = _guard(run)
     typer.echo(_ingest_summary(report))
@@ -188,13 +195,15 @@ def query(
     store: StoreOpt = None,
     endpoint: EndpointOpt = None,
     dialect: DialectOpt = "oxigraph",
-    timeout: Annotated[float | None, typer.Option(help="Seconds before the query is stopped")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        help="Seconds before the query is stopped (default $KG_QUERY_TIMEOUT or 300; 0: no limit)")] = None,
 ) -> None:
     """Run a named query or a .rq file; parameters are bound as typed RDF terms."""
     from kg import api
     from kg.formatting import render
 
     _check_format(fmt, ("table", "csv", "json"))
+    limit = _guard(lambda: api.query_timeout(timeout))
     params: dict[str, object] = {}
     for item in param or []:
         if "=" not in item:
@@ -205,7 +214,7 @@ def query(
 
     def run() -> Any:
         with _store(store, endpoint, dialect, read_only=True) as s:
-            return api.run_query(name, s, params, timeout=timeout)
+            return api.run_query(name, s, params, timeout=limit)
 
     result = _guard(run)
     if result.kind == "ask":
@@ -255,6 +264,9 @@ def push(
     report = _guard(run)
     typer.echo(f"pushed {len(report.pushed)} graph(s), failed {len(report.failed)}, "
                f"not attempted {len(report.not_attempted)}")
+    if not report.ok:
+        for graph in report.pushed:
+            typer.echo(f"  pushed: {graph}")
     for graph, reason in report.failed:
         typer.echo(f"  failed: {graph}: {reason}")
     for graph in report.not_attempted:
@@ -272,10 +284,16 @@ def serve(
     allow_updates: Annotated[bool, typer.Option("--allow-updates", help="Accept SPARQL Update and GSP writes")] = False,
 ) -> None:
     """Serve the store as a SPARQL endpoint (Oxigraph server; read-only unless --allow-updates)."""
+    import signal
     import time
 
     from kg import api
 
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # leave the with block: the server is stopped and the store unlocked
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
     server = _guard(lambda: api.serve(store, host=host, port=port, allow_updates=allow_updates))
     with server:
         mode = "read-write" if allow_updates else "read-only"

@@ -15,9 +15,12 @@ Guarantees an analyst can rely on:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import glob
 import hashlib
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +34,10 @@ from kg import reference
 from kg.errors import KgError
 from kg.mapping import map_certificate
 from kg.namespaces import DEFAULT_DATA_BASE
-from kg.parser import parse_file
+from kg.parser import parse_file, printable
 from kg.reference import ONTOLOGY_DIR
 from kg.store.base import Store
+from kg.store.embedded import LOCK_FILE
 
 REFERENCE_FILES = ("core.ttl", "vocab-business-types.ttl", "vocab-regions.ttl", "vocab-authorities.ttl",
                    "vocab-regulations.ttl")
@@ -109,9 +113,18 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _walk(root: Path) -> Iterator[Path]:
+    """Files under ``root``; a directory that cannot be listed is yielded itself, so that it is reported."""
     visited: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        st = os.stat(dirpath)
+    unreadable: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable.append):
+        yield from (Path(e.filename) for e in unreadable if e.filename)
+        unreadable.clear()
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            yield Path(dirpath)
+            dirnames[:] = []
+            continue
         if (st.st_dev, st.st_ino) in visited:  # a symlink loop: stop descending
             dirnames[:] = []
             continue
@@ -120,6 +133,7 @@ def _walk(root: Path) -> Iterator[Path]:
         for name in sorted(filenames):
             if not name.startswith("."):
                 yield Path(dirpath) / name
+    yield from (Path(e.filename) for e in unreadable if e.filename)
 
 
 def reference_graph_iri(file_name: str, base: str = DEFAULT_DATA_BASE) -> str:
@@ -168,17 +182,30 @@ class _Prepared:
 
 
 def _prepare(path: Path, base: str) -> _Prepared:
-    """Parse and map one file (runs in a worker process when ``workers > 1``)."""
+    """Parse and map one file (runs in a worker process when ``workers > 1``).
+
+    Every failure becomes a one-line reason that starts with the path as given.
+    """
+    shown = printable(os.fspath(path))
     try:
+        if path.is_dir():
+            return _Prepared(FileResult(shown, "failed", reason=_directory_reason(path, shown)))
         cert = parse_file(path)
     except KgError as exc:
-        return _Prepared(FileResult(str(path), "failed", reason=exc.one_line()))
+        exc.file = shown
+        return _Prepared(FileResult(shown, "failed", reason=exc.one_line()))
     except OSError as exc:
-        return _Prepared(FileResult(str(path), "failed", reason=f"{path}: cannot read ({exc.strerror or exc})"))
-    mapped = map_certificate(cert, base)
+        return _Prepared(FileResult(shown, "failed", reason=f"{shown}: cannot read ({exc.strerror or exc}; "
+                                                             "check that the file exists and is readable)"))
+    except Exception as exc:  # a parser bug must not stop an ingest of 10^5 files: report it as this file's
+        return _Prepared(FileResult(shown, "failed", reason=_bug(shown, "parsing", exc)))
+    try:
+        mapped = map_certificate(cert, base)
+    except Exception as exc:
+        return _Prepared(FileResult(shown, "failed", reason=_bug(shown, "mapping", exc)))
     warnings = [i for i in cert.issues if i.severity in ("error", "warning")]
     result = FileResult(
-        path=str(path),
+        path=shown,
         status="warnings" if warnings else "ingested",
         licence=cert.licence_number.printed,
         graph=mapped.graph,
@@ -186,6 +213,19 @@ def _prepare(path: Path, base: str) -> _Prepared:
         issues=len(warnings),
     )
     return _Prepared(result, mapped.nquads(), mapped.shared())
+
+
+def _bug(shown: str, stage: str, exc: Exception) -> str:
+    return (f"{shown}: internal error while {stage} ({type(exc).__name__}: {str(exc)[:200]}); the file was "
+            "skipped: please report it with the file")
+
+
+def _directory_reason(path: Path, shown: str) -> str:
+    try:
+        os.listdir(path)
+    except OSError as exc:
+        return f"{shown}: cannot read the directory ({exc.strerror or exc}; check its permissions)"
+    return f"{shown}: a directory that could not be walked (a symlink loop?); give its files instead"
 
 
 def _write_shared(store: Store, prep: _Prepared, known: set[str] | None) -> None:
@@ -216,8 +256,27 @@ def _prepared(files: list[Path], base: str, workers: int) -> Iterator[_Prepared]
 
     reference.load()  # load once in the parent; forked workers inherit it
     ctx = mp.get_context("fork")
-    with ctx.Pool(workers) as pool:
+    with ctx.Pool(workers, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
         yield from pool.imap(_prepare_star, ((f, base) for f in files), chunksize=32)
+
+
+def _worker_init(parent: int) -> None:
+    """In a forked worker: die with the parent, and drop the inherited copy of the store's lock.
+
+    A fork shares the parent's open ``kg.lock`` (an ``flock`` belongs to the
+    open file, not the process): a worker that outlived a killed ingest would
+    keep the store locked. Closing the copy does not release the parent's lock.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl
+            os._exit(1)
+    with contextlib.suppress(OSError):
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError, ValueError):
+                if os.readlink(f"/proc/self/fd/{fd}").endswith("/" + LOCK_FILE):
+                    os.close(int(fd))
 
 
 def ingest(

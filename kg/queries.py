@@ -222,24 +222,49 @@ def bindings_for(spec: QuerySpec, values: dict[str, object]) -> dict[str, Node]:
 
 
 _UPDATE_WORDS = re.compile(r"\b(INSERT|DELETE|DROP|CLEAR|LOAD|CREATE|ADD|MOVE|COPY|WITH)\b", re.IGNORECASE)
-_STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>\s]*>')
 
 
 def is_update(sparql: str) -> bool:
-    """True when the text is a SPARQL Update rather than a query.
+    """True when the text is a SPARQL Update (or a query followed by an update operation).
 
-    Keywords inside strings, IRIs and comments do not count. When a keyword
-    is found the text is parsed as a query: what fails to parse as a query is
-    treated as an update (refusing is the safe side).
+    Read from the tokens, as the grammar does: keywords inside strings, IRIs,
+    comments, variable names (``?delete``) and prefixed names (``ex:drop``) do
+    not count. The text is an update when the first operation after the
+    prologue (``BASE``/``PREFIX``) starts with an update keyword (``INSERT``,
+    ``DELETE``, ``WITH``, ``LOAD``, ``CLEAR``, ``DROP``, ``CREATE``, ``ADD``,
+    ``MOVE``, ``COPY``; any case), or when a ``;`` outside braces is followed by
+    one (a second operation). As a second opinion, text that holds an update
+    keyword and does not parse as a query but does parse as an update (rdflib)
+    is an update too. A malformed query is not an update: the engine reports it.
     """
-    stripped = _STRINGS.sub('""', sparql)
-    stripped = "\n".join(line.split("#", 1)[0] for line in stripped.splitlines())
-    if not _UPDATE_WORDS.search(stripped):
+    from kg.store.terms import _UPDATES, _keyword, _tokens
+
+    depth, expect_operation = 0, True
+    for tok in _tokens(sparql):
+        if tok.kind in ("open", "close"):
+            depth += 1 if tok.kind == "open" else -1
+            expect_operation = False
+            continue
+        if expect_operation:
+            kw = _keyword(tok)
+            if kw in _UPDATES:
+                return True
+            if kw in ("PREFIX", "BASE") or tok.kind == "iri" or (tok.kind == "word" and ":" in tok.text):
+                continue  # the prologue
+            expect_operation = False
+        elif depth <= 0 and tok.kind == "other" and tok.text == ";":
+            expect_operation = True
+    if not _UPDATE_WORDS.search(sparql):
         return False
-    from rdflib.plugins.sparql.parser import parseQuery
+    from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 
     try:
         parseQuery(sparql)
+        return False
     except Exception:
-        return True
-    return False
+        pass
+    try:
+        parseUpdate(sparql)
+    except Exception:
+        return False
+    return True

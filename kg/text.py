@@ -100,15 +100,15 @@ def decode_cut(data: bytes, file: str) -> tuple[str, str, int]:
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
-    """``utf-16-le`` / ``utf-16-be`` when at least 2 % of the 16-bit units have a NUL on one side only."""
+    """``utf-16-le`` / ``utf-16-be`` when at least 2 % of the 16-bit units have a NUL on one side, 3x as many as on the other."""
     sample = data[:65536]
     units = len(sample) // 2
     if units < 2 or b"\x00" not in sample:
         return None
     even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    if odd >= max(2, units // 50) and even * 10 <= odd:
+    if odd >= max(2, units // 50) and even * 3 <= odd:
         return "utf-16-le"
-    if even >= max(2, units // 50) and odd * 10 <= even:
+    if even >= max(2, units // 50) and odd * 3 <= even:
         return "utf-16-be"
     return None
 

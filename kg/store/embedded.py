@@ -279,9 +279,10 @@ class EmbeddedStore(Store):
             if parsed:
                 self.native.bulk_extend(parsed)
             self.native.flush()
-        except (SyntaxError, OSError) as exc:
+        except Exception as exc:  # whatever failed (syntax, I/O, text that is not UTF-8…): undo the batch
             self._recover(journal)
-            raise StoreError(f"bulk load failed, batch rolled back: {exc}", file=str(self.path)) from None
+            raise StoreError(f"bulk load failed, batch rolled back: {type(exc).__name__}: {exc}",
+                             file=str(self.path)) from None
         if texts and clean_default and not self._default_graph_empty():
             self._recover(journal)  # a line was a triple, not a quad: redo the batch on the parsing path
             self._bulk(fresh, parse_all=True)
