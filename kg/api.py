@@ -110,13 +110,31 @@ def run_query(
     *,
     timeout: float | None = None,
 ) -> QueryResult:
-    """Run a named query (or a .rq file) with typed parameter bindings."""
+    """Run a named query (or a .rq file) with typed parameter bindings; a SPARQL Update is refused."""
     spec = _queries.get(name_or_path)
-    bindings = _queries.bindings_for(spec, dict(params or {}))
     if _queries.is_update(spec.text):
         raise UpdateRefusedError("is a SPARQL Update; kg query only reads", file=str(spec.path),
-                                 hint="updates are refused on purpose; edit the store through kg ingest")
+                                 hint="edit the store through kg ingest, or pass --allow-update on purpose")
+    bindings = _queries.bindings_for(spec, dict(params or {}))
     return store.query(spec.text, bindings, timeout=timeout)
+
+
+def run_update(path: str | os.PathLike[str], store: Store, params: dict[str, object] | None = None) -> None:
+    """Run a SPARQL Update file, asked for explicitly (``kg query FILE.rq --allow-update``).
+
+    The store is meant to change through the ingest, whose graphs stay
+    traceable to their documents, so this is a separate, deliberate call. The
+    update is one request (one transaction on the embedded store). It takes
+    no parameters: neither engine binds variables in an update, and pasting
+    values into the text is what the parameter binding exists to avoid.
+    """
+    spec = _queries.get(os.fspath(path))
+    if not _queries.is_update(spec.text):
+        raise KgError("is a query, not a SPARQL Update", file=str(spec.path), hint="run it without --allow-update")
+    if params:
+        raise _queries.ParameterError("a SPARQL Update takes no parameters", file=str(spec.path),
+                                      hint="write the values into the update file")
+    store.update(spec.text)
 
 
 def query(name_or_path: str, store: Store | str | os.PathLike[str] | None = None, **params: object) -> pd.DataFrame:
@@ -129,6 +147,11 @@ def query(name_or_path: str, store: Store | str | os.PathLike[str] | None = None
         return run_query(name_or_path, store, params, timeout=query_timeout()).to_dataframe()
     with open_store(store, read_only=True) as s:
         return run_query(name_or_path, s, params, timeout=query_timeout()).to_dataframe()
+
+
+def is_update_file(name_or_path: str) -> bool:
+    """Whether a named query or .rq file is a SPARQL Update (so the CLI knows to open the store for writing)."""
+    return _queries.is_update(_queries.get(name_or_path).text)
 
 
 def list_queries() -> list[_queries.QuerySpec]:
@@ -160,7 +183,10 @@ def push(source: Store, target: Store, *, graphs: Iterable[str] | None = None) -
 
     A graph is either pushed whole or left as it was on the remote. Ontology
     and shared graphs go first, as in the ingest, so that a push cut short
-    leaves no certificate pointing at a template the remote does not have. When the
+    leaves no certificate pointing at a template the remote does not have;
+    the shared graphs (clause templates, companies) are merged into the
+    remote's (set union), not replaced, for the same reason: certificate
+    graphs already on the remote may point at nodes this store lacks. When the
     endpoint is unreachable (after the remote store's own bounded retries) the
     push stops and lists the graphs it did not attempt; graph-specific errors
     are recorded and the push goes on.
@@ -171,7 +197,10 @@ def push(source: Store, target: Store, *, graphs: Iterable[str] | None = None) -
     report = PushReport()
     for i, graph in enumerate(names):
         try:
-            target.replace_graph(graph, source.graph_nquads(graph))
+            if _push_order(graph)[0] == 0 and "/graph/ontology/" not in graph:
+                target.add_to_graph(graph, source.graph_nquads(graph))  # shared nodes: merged, as in the ingest
+            else:
+                target.replace_graph(graph, source.graph_nquads(graph))
         except EndpointError as exc:
             report.failed.append((graph, exc.one_line()))
             report.not_attempted.extend(names[i + 1 :])

@@ -58,6 +58,10 @@ def _guard(fn: Callable[[], T]) -> T:
         typer.echo("kg: interrupted (run the same command again: ingest and push resume where they stopped)",
                    err=True)
         raise typer.Exit(130) from None
+    except OSError as err:  # an output path that is a directory, a full disk…: the user's to fix, one line
+        where = f"{err.filename}: " if err.filename not in (None, "") else ""
+        typer.echo(f"kg: {where}{err.strerror or err} (check the path and its permissions)", err=True)
+        raise typer.Exit(2) from None
 
 
 def _store(store: str | None, endpoint: str | None, dialect: str = "oxigraph", read_only: bool = False) -> Any:
@@ -197,6 +201,8 @@ def query(
     dialect: DialectOpt = "oxigraph",
     timeout: Annotated[float | None, typer.Option(
         help="Seconds before the query is stopped (default $KG_QUERY_TIMEOUT or 300; 0: no limit)")] = None,
+    allow_update: Annotated[bool, typer.Option(
+        "--allow-update", help="Run a SPARQL Update file against the store (refused otherwise, exit 6)")] = False,
 ) -> None:
     """Run a named query or a .rq file; parameters are bound as typed RDF terms."""
     from kg import api
@@ -211,6 +217,15 @@ def query(
             raise typer.Exit(5)
         k, v = item.split("=", 1)
         params[k.strip()] = v
+
+    if allow_update and _guard(lambda: api.is_update_file(name)):
+        def write() -> None:
+            with _store(store, endpoint, dialect) as s:
+                api.run_update(name, s, params)
+
+        _guard(write)
+        typer.echo(f"{name}: update applied")
+        return
 
     def run() -> Any:
         with _store(store, endpoint, dialect, read_only=True) as s:
@@ -296,9 +311,9 @@ def serve(
         signal.signal(sig, stop)
     server = _guard(lambda: api.serve(store, host=host, port=port, allow_updates=allow_updates))
     with server:
-        mode = "read-write" if allow_updates else "read-only"
-        typer.echo(f"serving {server.url} ({mode}); SPARQL queries at {server.query_url}; Ctrl-C to stop")
         try:
+            mode = "read-write" if allow_updates else "read-only"
+            typer.echo(f"serving {server.url} ({mode}); SPARQL queries at {server.query_url}; Ctrl-C to stop")
             while True:
                 time.sleep(1)
         except KeyboardInterrupt:
@@ -373,9 +388,6 @@ def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     app()
 
-
-if __name__ == "__main__":
-    main()
 
 
 # --- compliance commands (kg rules, kg check, kg obligations; library: kg/compliance.py, kg/events.py)
@@ -467,3 +479,7 @@ def obligations_command(
 
     df = _guard(run)
     typer.echo(render(df, fmt, title=f"obligations after {event} on {date}"), nl=False)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

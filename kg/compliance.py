@@ -122,6 +122,8 @@ def check(
     ``as_of`` is replaced as a whole, so the result of a check never mixes
     with an earlier run for the same date.
     """
+    if isinstance(as_of, str):  # notebooks pass "2026-11-22"
+        as_of = dt.date.fromisoformat(as_of)
     if isinstance(as_of, dt.datetime):
         as_of = as_of.date()
     if expiring_days < 0:

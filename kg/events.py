@@ -107,6 +107,8 @@ def obligations_for_event(store: Any, event: str | Event, event_date: dt.date, n
     import pandas as pd
 
     ev = event if isinstance(event, Event) else get_event(event)
+    if isinstance(event_date, str):
+        event_date = dt.date.fromisoformat(event_date)
     if isinstance(event_date, dt.datetime):
         event_date = event_date.date()
     rule = get_rule("event-obligations")

@@ -87,13 +87,18 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Files, directories (recursively, hidden files skipped) and glob patterns, in a stable order.
 
     A path that matches nothing is returned as is, so that it is reported as a
-    failure rather than silently skipped. Symlink loops are not followed.
+    failure rather than silently skipped; so is a directory that cannot be
+    listed. Symlink loops are not followed, and a file reached by two paths
+    (symlinks, ``..``) is listed once.
     """
     out: list[Path] = []
     seen: set[str] = set()
 
     def push(p: Path) -> None:
-        key = os.path.abspath(p)
+        try:
+            key = os.path.realpath(p)  # one file reached through symlinks or ".." is ingested once
+        except (OSError, ValueError):  # a link it may not read (/proc/1/cwd), a NUL: reported when read
+            key = os.path.abspath(p)
         if key not in seen:
             seen.add(key)
             out.append(p)
@@ -101,15 +106,23 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     for raw in paths:
         text = os.fspath(raw)
         candidates = [Path(text)]
-        if not Path(text).exists() and glob.has_magic(text):
+        if not _probe(Path(text).exists) and glob.has_magic(text):
             candidates = [Path(m) for m in sorted(glob.glob(text, recursive=True))] or [Path(text)]
         for c in candidates:
-            if c.is_dir():
+            if _probe(c.is_dir):
                 for f in _walk(c):
                     push(f)
             else:
                 push(c)
     return out
+
+
+def _probe(check: Callable[[], bool]) -> bool:
+    """``Path.exists``/``is_dir`` without the PermissionError Python 3.11 lets through (reported when read)."""
+    try:
+        return check()
+    except (OSError, ValueError):  # ValueError: a path with a NUL byte
+        return False
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -187,6 +200,8 @@ def _prepare(path: Path, base: str) -> _Prepared:
     Every failure becomes a one-line reason that starts with the path as given.
     """
     shown = printable(os.fspath(path))
+    if "\x00" in os.fspath(path):
+        return _Prepared(FileResult(shown, "failed", reason=f"{shown!r}: not a valid path (it holds a NUL byte)"))
     try:
         if path.is_dir():
             return _Prepared(FileResult(shown, "failed", reason=_directory_reason(path, shown)))

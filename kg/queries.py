@@ -118,8 +118,14 @@ def get(name_or_path: str, directory: Path = QUERY_DIR) -> QuerySpec:
     return load_spec(path)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def to_term(param: Param, value: object) -> Node:
     """Convert a user value to the RDF term the query expects."""
+    if isinstance(value, str) and _SURROGATE.search(value):  # a command-line argument that was not UTF-8
+        raise ParameterError(f"parameter {param.name} ({param.type}): the value is not valid text "
+                             "(bytes that are not UTF-8)", hint="check the terminal's encoding (UTF-8)")
     try:
         return _CONVERT[param.type](value)
     except (ValueError, TypeError, LookupError) as exc:
@@ -155,10 +161,14 @@ def _string(value: object) -> Literal:
 
 
 def _iri(value: object) -> URIRef:
+    """An absolute IRI, checked as the stores check bindings (so a bad one is a ParameterError, not later)."""
+    from kg.store.terms import check_iri
+
     text = str(value).strip()
-    if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]*$", text):
-        raise ValueError(f"not an absolute IRI: {text!r}")
-    return URIRef(text)
+    try:
+        return URIRef(check_iri(text, "IRI"))
+    except KgError as exc:
+        raise ValueError(f"not an absolute IRI: {text!r}") from exc
 
 
 def _region(value: object) -> URIRef:

@@ -330,10 +330,20 @@ def _auth_line_text(values: dict[str, Any], context: dict[str, Any]) -> dict[str
 
 
 def _sort_lists(values: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    for name in ("items", "other_codes"):
+    for name in ("items", "other_codes", "authorised_codes"):
         if isinstance(values.get(name), str):
             parts = sorted({p.strip() for p in values[name].split(",") if p.strip()}, key=_natural)
             values[name] = ", ".join(parts)
+    return values
+
+
+def _other_types(values: dict[str, Any], context: dict[str, Any]) -> dict[str, Any] | None:
+    """The licence's business types other than the block's, sorted; no finding when there is none."""
+    values = _sort_lists(values, context)
+    others = [c for c in str(values.get("authorised_codes") or "").split(", ") if c and c != values.get("bt_code")]
+    if not others:
+        return None
+    values["other_codes"] = ", ".join(others)
     return values
 
 
@@ -365,5 +375,6 @@ COMPUTE: dict[str, Compute] = {
     "next-annual-window": _next_annual_window,
     "auth-line-text": _auth_line_text,
     "sort-lists": _sort_lists,
+    "other-types": _other_types,
     "covered-provincial": _covered_provincial,
 }

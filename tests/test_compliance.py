@@ -111,6 +111,12 @@ def test_catalogue_loads_with_complete_headers():
     assert {r.id for r in list_rules(kind="event")} == {"event-obligations"}
 
 
+def test_docs_list_every_rule():
+    text = (ROOT / "docs" / "compliance.md").read_text(encoding="utf-8")
+    for r in list_rules():
+        assert f"| `{r.id}` | {r.severity}" in text, r.id
+
+
 def test_malformed_rule_header_is_an_error(tmp_path):
     from kg.rules import RuleError
 
@@ -166,6 +172,17 @@ def test_headline_on_embedded_store(tmp_path):
                                {"as_of": _date_term(AS_OF)}).rows) == len(res.findings)
     finally:
         store.close()
+
+
+def test_headline_and_findings_graph_on_every_backend(store):
+    """memory, embedded and a real Oxigraph server (the ``store`` fixture of tests/conftest.py)."""
+    assert ingest([SAMPLES], store).ok
+    res = check(store, AS_OF)
+    assert_headline(res)
+    check(store, AS_OF)  # replaced, not added
+    df = api.run_query("findings", store, {"as_of": AS_OF}).to_dataframe()
+    assert len(df) == len(res.findings)
+    assert list(df["severity"])[:3] == ["error"] * 3
 
 
 def _date_term(day: dt.date):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import ctypes
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, ClassVar, Literal, TypeVar
@@ -272,6 +273,21 @@ class _Cancelled(BaseException):
     """Raised inside an abandoned query thread (BaseException: rdflib's ``except Exception`` lets it through)."""
 
 
+def _cancel(worker: threading.Thread, finished: threading.Event, give_up: float = 600.0) -> None:
+    """Raise :class:`_Cancelled` in ``worker`` until it has finished (at most ``give_up`` seconds).
+
+    Once is not enough: an asynchronous exception that arrives while the
+    worker runs a weakref callback or ``__del__`` (rdflib's evaluation triggers
+    garbage collection) is printed and dropped, and the worker goes on holding
+    the memory store's lock. Native pyoxigraph code sees it only when it
+    returns to Python.
+    """
+    deadline = time.monotonic() + give_up
+    while not finished.is_set() and worker.is_alive() and time.monotonic() < deadline:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident or 0), ctypes.py_object(_Cancelled))
+        finished.wait(0.05)
+
+
 def call_with_timeout(fn: Callable[[], T], timeout: float | None, what: str = "query") -> T:
     """Run ``fn`` in a worker thread and give up after ``timeout`` seconds.
 
@@ -283,20 +299,26 @@ def call_with_timeout(fn: Callable[[], T], timeout: float | None, what: str = "q
     if timeout is None:
         return fn()
     box: dict[str, object] = {}
+    finished = threading.Event()
 
     def run() -> None:
         try:
-            box["value"] = fn()
-        except _Cancelled:
+            try:
+                box["value"] = fn()
+            except _Cancelled:
+                pass
+            except BaseException as exc:
+                box["error"] = exc
+        except _Cancelled:  # a second cancellation that arrived while the first was being handled
             pass
-        except BaseException as exc:
-            box["error"] = exc
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=run, name="kg-store-query", daemon=True)
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident or 0), ctypes.py_object(_Cancelled))
+        threading.Thread(target=_cancel, args=(worker, finished), name="kg-store-cancel", daemon=True).start()
         raise QueryTimeoutError(f"{what} did not finish within {timeout:g} s",
                                 hint="narrow the query or raise --timeout")
     if "error" in box:

@@ -147,9 +147,13 @@ class EmbeddedStore(Store):
         self.recovered_graphs: list[str] = []
         if read_only and not (self.path / "CURRENT").exists():
             raise StoreError("no store here", file=str(self.path), hint="run kg ingest first, or pass --store")
-        if not read_only:
-            self.path.mkdir(parents=True, exist_ok=True)
-        self._dirlock = DirLock(self.path, shared=read_only)
+        try:
+            if not read_only:
+                self.path.mkdir(parents=True, exist_ok=True)
+            self._dirlock = DirLock(self.path, shared=read_only)
+        except OSError as exc:  # a file where the directory should be, no permission, a read-only disk…
+            raise StoreError(f"cannot open the store directory ({exc.strerror or exc})", file=str(self.path),
+                             hint="pass --store a directory this user can write") from None
         if read_only and _rocksdb_writers(self.path):  # a writer that bypasses kg.lock: reading would be UB
             self._dirlock.release()
             raise _rocksdb_locked(self.path, "")

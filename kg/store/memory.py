@@ -88,8 +88,9 @@ class MemoryStore(Store):
                 ctxs: Iterable[Graph] = [Graph(store=self._ds.store, identifier=URIRef(graph))]
             else:
                 ctxs = list(self._contexts())
-            return [ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.NamedNode(str(c.identifier)))  # type: ignore[arg-type]
-                    for c in ctxs for s, p, o in c]
+            # rdflib re-spells some typed literals (a zero xsd:duration reads back as "P0D"): Oxigraph's form again
+            return canonical_quads([ox.Quad(to_ox(s), to_ox(p), to_ox(o), ox.NamedNode(str(c.identifier)))  # type: ignore[arg-type]
+                                    for c in ctxs for s, p, o in c])
 
     def _query(self, sparql: str, bindings: dict[str, Node], timeout: float | None) -> QueryResult:
         def run() -> QueryResult:
@@ -102,10 +103,31 @@ class MemoryStore(Store):
                 except Exception as exc:
                     raise QueryError(f"SPARQL query failed: {exc}") from exc
 
+        if timeout is not None:
+            _warm_up()
         return call_with_timeout(run, timeout)
 
     def close(self) -> None:
         """Nothing to release; the data goes with the object."""
+
+
+_warm = threading.Lock()
+_warmed = False
+
+
+def _warm_up() -> None:
+    """rdflib's SPARQL modules and grammar, loaded in the calling thread before a query that may be cancelled.
+
+    rdflib imports them lazily on the first query (~1 s); a timeout's
+    asynchronous exception arriving in the middle of that import leaves it
+    broken for the rest of the process ("module 'rdflib.plugins' has no
+    attribute 'sparql'").
+    """
+    global _warmed
+    with _warm:
+        if not _warmed:
+            Dataset().query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o FILTER(STRLEN(STR(?o)) + 1 > 0) } GROUP BY ?s")
+            _warmed = True
 
 
 def _result(res: object) -> QueryResult:

@@ -16,6 +16,7 @@ times out while the server works on it is not retried (QueryTimeoutError).
 
 from __future__ import annotations
 
+import ast
 import base64
 import http.client
 import json
@@ -50,7 +51,7 @@ from kg.errors import (
     UpdateRefusedError,
 )
 from kg.store.base import QueryResult, Store, parse_graph_nquads, triples_text
-from kg.store.terms import check_iri, from_json, from_ox, inject_values, query_kind, to_ox
+from kg.store.terms import canonical_quads, check_iri, from_json, from_ox, inject_values, query_kind, to_ox
 
 T = TypeVar("T")
 USER_ENV, PASSWORD_ENV = "KG_ENDPOINT_USER", "KG_ENDPOINT_PASSWORD"
@@ -187,6 +188,7 @@ class RemoteStore(Store):
         if dialect not in DIALECTS:
             raise StoreError(f"unknown endpoint dialect {dialect!r}", hint=f"use one of: {', '.join(DIALECTS)}")
         self.dialect = DIALECTS[dialect]
+        endpoint = _check_url(endpoint)
         query_url, update_url, gsp_url = service_urls(endpoint, self.dialect)
         self.query_url = query_url
         self.update_url = update_endpoint or update_url
@@ -323,7 +325,8 @@ class RemoteStore(Store):
             except EndPointNotFound:
                 self._check_status(404, b"", url, "query")
             except (EndPointInternalError, URITooLong) as exc:
-                raise EndpointError(f"the endpoint failed on the query: {_msg(exc)}", file=url) from None
+                status = 414 if isinstance(exc, URITooLong) else 500
+                raise EndpointError(f"HTTP {status}: the endpoint failed on the query: {_msg(exc)}", file=url) from None
             except urllib.error.HTTPError as exc:
                 self._check_status(exc.code, exc.read() or b"", url, "query")
             except urllib.error.URLError as exc:
@@ -379,13 +382,39 @@ class RemoteStore(Store):
         if graph is not None:
             g = ox.NamedNode(graph)
             rows = self._select(f"SELECT ?s ?p ?o WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}")
-            return [ox.Quad(to_ox(s), to_ox(p), to_ox(o), g) for s, p, o in rows]  # type: ignore[arg-type]
-        rows = self._select("SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
-        return [ox.Quad(to_ox(s), to_ox(p), to_ox(o), to_ox(g)) for s, p, o, g in rows]  # type: ignore[arg-type]
+            quads = [ox.Quad(to_ox(s), to_ox(p), to_ox(o), g) for s, p, o in rows]  # type: ignore[arg-type]
+        else:
+            rows = self._select("SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+            quads = [ox.Quad(to_ox(s), to_ox(p), to_ox(o), to_ox(g)) for s, p, o, g in rows]  # type: ignore[arg-type]
+        # the rows went through rdflib, which re-spells some typed literals (a zero xsd:duration as "P0D")
+        return canonical_quads(quads)
 
     def close(self) -> None:
         self._http.close()
 
 
+def _check_url(url: str) -> str:
+    """An http(s) URL with a host, or a StoreError (urllib's own errors are ValueErrors without context)."""
+    text = url.strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # a bad port, a bad IPv6 literal
+        ok = False
+    if not ok or any(c.isspace() for c in text):
+        raise StoreError(f"not an http(s) endpoint URL: {url!r}", hint="e.g. http://127.0.0.1:7878/query")
+    return text
+
+
 def _msg(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+    """The server's answer in a SPARQLWrapper exception (which holds it only as ``repr(bytes)`` in its text)."""
+    text = str(exc).strip()
+    if "Response:\n" in text:
+        answer = text.split("Response:\n", 1)[1].strip()
+        if answer[:2] in ("b'", 'b"'):
+            try:
+                answer = ast.literal_eval(answer).decode("utf-8", "replace")
+            except (ValueError, SyntaxError, AttributeError):
+                pass
+        text = " ".join(answer.split())
+    return text[:300] if text else type(exc).__name__
