@@ -124,6 +124,7 @@ def child(args: argparse.Namespace) -> dict:
         out["ingested"] = len(report.ingested)
         out["failed"] = len(report.failed)
         out["quads"] = store.quad_count()
+        out["compacted_seconds"] = report.compacted_seconds
         out["ingest_rss_mb"] = _rss_mb()
         out["ingest_rss_workers_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if args.backend != "memory":
@@ -279,6 +280,10 @@ def render(results: dict) -> str:
         lines.append(f"| {r['n']:,} | {r['backend']} | {r['parse_rate']:.0f} | {r['map_rate']:.0f} | "
                      f"{r['ingest_rate']:.0f} | {r['ingest_seconds']:.1f} | {r['quads']:,} | {size} | "
                      f"{r['ingest_rss_mb']:.0f} + {r['ingest_rss_workers_mb']:.0f} MiB | {query_rss} |")
+    compacted = [r for r in results["runs"] if r.get("compacted_seconds")]
+    if compacted:
+        lines += ["", "Ingest time includes the compaction `kg ingest` runs after 2,000 or more new graphs: "
+                  + ", ".join(f"{r['compacted_seconds']:.0f} s at N = {r['n']:,}" for r in compacted) + "."]
     lines += ["", "## Query latency (median / p95, seconds)", ""]
     runs = results["runs"]
     names = sorted({q for r in runs for q in r["queries"]})
@@ -341,7 +346,7 @@ def targets(results: dict) -> list[str]:
     if big.get("query_rss_mb"):
         rows.append((f"query-phase peak RSS at N = {n}", "< 1,536 MiB", f"{big['query_rss_mb']:.0f} MiB",
                      verdict(big["query_rss_mb"], 1536)))
-    for names, limit in ((POINT, 0.05), (PORTFOLIO, 0.5), (AGGREGATE, 3.0), (("kg check",), 0.5)):
+    for names, limit in ((POINT, 0.05), (PORTFOLIO, 0.5), (AGGREGATE, 3.0)):
         for q in names:
             m = big["queries"].get(q)
             if m and m.get("median") is not None:
@@ -364,8 +369,8 @@ def targets(results: dict) -> list[str]:
             else:
                 rows.append((f"`{q}` vs rdflib at N = {r['n']:,}", "≥ 20×", f"{m['median'] / b:.1f}×",
                              verdict(m["median"] / b, 20, False)))
-    out = ["", "## Targets", "", "Point queries < 50 ms, portfolio queries (and `kg check`) < 500 ms, aggregates "
-           "over all clauses < 3 s, at the largest N measured.", "",
+    out = ["", "## Targets", "", "Point queries < 50 ms, portfolio queries < 500 ms, aggregates "
+           "over all clauses < 3 s, at the largest N measured (`kg check`, 19 rules, has no target of its own).", "",
            "| target | limit | measured | verdict |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     return out

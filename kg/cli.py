@@ -176,6 +176,9 @@ def _ingest_summary(report: Any) -> str:
         lines.append(f"  warnings: {r.path}: {r.licence}: {r.issues} issue(s)" + (f"; {r.reason}" if r.reason else ""))
     for r in report.failed:
         lines.append(f"  failed: {r.reason}")
+    if report.compacted_seconds is not None:
+        lines.append(f"  compacted the store after {report.bulk_loaded} new graphs in {report.compacted_seconds:.1f} s "
+                     "(faster queries)")
     return "\n".join(lines)
 
 

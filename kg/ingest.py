@@ -21,6 +21,7 @@ import glob
 import hashlib
 import os
 import signal
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,8 @@ class FileResult:
 class IngestReport:
     results: list[FileResult] = field(default_factory=list)
     reference_loaded: list[str] = field(default_factory=list)
+    bulk_loaded: int = 0  # new graphs written through the bulk path
+    compacted_seconds: float | None = None  # time spent compacting the store after a large bulk load
 
     @property
     def ingested(self) -> list[FileResult]:
@@ -321,6 +324,7 @@ def ingest(
     def flush() -> None:
         if batch:
             store.load_new_graphs(batch)
+            report.bulk_loaded += len(batch)
             batch.clear()
 
     for i, prep in enumerate(_prepared(files, base, workers), 1):
@@ -342,7 +346,17 @@ def ingest(
         if progress is not None:
             progress(i, len(files), result)
     flush()
+    if report.bulk_loaded >= COMPACT_AFTER:
+        t = time.perf_counter()
+        store.compact()
+        report.compacted_seconds = time.perf_counter() - t
     return report
+
+
+# Bulk loads leave the embedded store's indexes in many overlapping files, which every lookup has to
+# visit: at 10^4 new licences a compaction takes ~12 s (15 % of the ingest) and makes the portfolio
+# queries 2-5x faster (bench/results.md). Below this many new graphs it is not worth its time.
+COMPACT_AFTER = 2000
 
 
 def ingest_one(path: Path, store: Store, *, base: str = DEFAULT_DATA_BASE) -> FileResult:

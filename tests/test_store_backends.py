@@ -362,8 +362,27 @@ def test_open_store_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_inject_values_keeps_queries_valid(query: str) -> None:
     text = inject_values(query, {"x": URIRef("http://e/a"), "y": Literal(HOSTILE)})
     ox.Store().query(text)  # parses: the VALUES rows landed in group patterns only
-    assert text.count("VALUES (?x ?y)") >= 1
+    assert "VALUES (?x" in text
     assert query_kind(query) in ("select", "construct", "ask", "describe")
+
+
+def test_inject_values_only_where_the_variable_occurs() -> None:
+    """Regression: a VALUES row in every OPTIONAL group made ``expiring`` 15× slower at 10^4 licences."""
+    query = ("SELECT ?s ?label WHERE { ?s <http://e/d> ?d FILTER(?d < ?as_of) OPTIONAL { ?s <http://e/l> ?label } "
+             "OPTIONAL { SELECT ?s (COUNT(?c) AS ?n) WHERE { ?s <http://e/c> ?c FILTER(?c != ?as_of) } GROUP BY ?s } "
+             "} ORDER BY ?s")
+    text = inject_values(query, {"as_of": Literal(3)})
+    assert text.count("VALUES (?as_of)") == 2  # the outer group and the sub-select's group; not the OPTIONAL
+    assert "OPTIONAL { ?s <http://e/l> ?label }" in text
+    both = inject_values(query, {"as_of": Literal(3), "s": URIRef("http://e/a")})
+    assert "OPTIONAL { VALUES (?s)" in both  # ?s occurs there: bound there too
+    store = ox.Store()
+    store.load(b"<http://e/a> <http://e/d> 1 . <http://e/a> <http://e/l> \"x\" . <http://e/b> <http://e/d> 2 . "
+               b"<http://e/a> <http://e/c> 5 .", ox.RdfFormat.TURTLE)
+    rows = [(str(r["s"].value), r["label"].value if r["label"] else None) for r in store.query(text)]
+    assert rows == [("http://e/a", "x"), ("http://e/b", None)]
+    rows = [(str(r["s"].value), r["label"].value if r["label"] else None) for r in store.query(both)]
+    assert rows == [("http://e/a", "x")]
 
 
 def test_sparql_term_escapes() -> None:
@@ -404,3 +423,22 @@ def test_forgotten_close_releases_the_lock(tmp_path: Path) -> None:
     del s
     with EmbeddedStore(tmp_path / "s", read_only=True) as r:
         assert r.quad_count() == 27
+
+
+def test_large_bulk_ingest_compacts_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above ``COMPACT_AFTER`` new graphs the embedded store is compacted once, and answers the same."""
+    from kg import ingest as ingest_mod
+    from kg.ingest import ingest
+
+    samples = Path(__file__).resolve().parent.parent / "data" / "certificates"
+    with EmbeddedStore(tmp_path / "a") as plain:
+        report = ingest([samples], plain)
+        assert report.bulk_loaded == 5 and report.compacted_seconds is None
+        before = {g: plain.graph_nquads(g) for g in plain.graph_names()}
+    monkeypatch.setattr(ingest_mod, "COMPACT_AFTER", 5)
+    with EmbeddedStore(tmp_path / "b") as compacted:
+        report = ingest([samples], compacted)
+        assert report.compacted_seconds is not None
+        assert {g: compacted.graph_nquads(g) for g in compacted.graph_names()} == before
+    with EmbeddedStore(tmp_path / "b", read_only=True) as ro, pytest.raises(StoreError, match="read-only"):
+        ro.compact()

@@ -34,7 +34,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.term import Node
 
-from kg.errors import QueryError, StoreError, StoreLockedError
+from kg.errors import QueryError, StoreError, StoreLockedError, UpdateRefusedError
 from kg.store.base import (
     DEFAULT_PREFIXES,
     ExportFormat,
@@ -353,6 +353,13 @@ class EmbeddedStore(Store):
             self.native.dump(out, fmt)
         else:
             self.native.dump(out, fmt, prefixes=dict(prefixes if prefixes is not None else DEFAULT_PREFIXES))
+
+    def compact(self) -> None:
+        """RocksDB compaction (``Store.optimize``): bulk loads leave overlapping files that slow every lookup."""
+        if self.read_only:
+            raise UpdateRefusedError("the embedded store was opened read-only", file=str(self.path),
+                                     hint="open it for writing to compact it")
+        self.native.optimize()
 
     def close(self) -> None:
         """Flush (so the next opening does not replay a long write-ahead log), close, then unlock."""

@@ -261,19 +261,23 @@ def values_block(bindings: Mapping[str, Node]) -> str:
 
 
 def inject_values(sparql: str, bindings: Mapping[str, Node]) -> str:
-    """Bind variables by opening every group graph pattern of the query with the same VALUES row.
+    """Bind variables by opening each group graph pattern that mentions them with a VALUES row.
 
     A single VALUES at the top would be invisible inside OPTIONAL, EXISTS and
-    sub-select groups (SPARQL evaluates bottom-up); one in every group makes
-    the variable bound wherever it occurs, which is what rdflib's
-    ``initBindings`` and pyoxigraph's substitutions do. Skipped: the CONSTRUCT
-    template, VALUES data blocks, and the brace that opens a sub-select (its own
-    WHERE group gets the row). ``CONSTRUCT WHERE {…}`` is rewritten to the long
-    form first.
+    sub-select groups (SPARQL evaluates bottom-up); one in each group where a
+    variable occurs makes it bound wherever it occurs, which is what rdflib's
+    ``initBindings`` and pyoxigraph's substitutions do. Only those groups: a
+    VALUES row in an OPTIONAL group that does not use the variable changes
+    nothing in the answer but stops Oxigraph from driving the OPTIONAL by the
+    outer bindings (``expiring`` at 10^4 licences: 0.9 s instead of 0.06 s).
+    Variables of the projection, ORDER BY and the like belong to the WHERE
+    group of their (sub-)select. Skipped: the CONSTRUCT template, VALUES data
+    blocks, and the brace that opens a sub-select. ``CONSTRUCT WHERE {…}`` is
+    rewritten to the long form first.
     """
     if not bindings:
         return sparql
-    block = values_block(bindings)
+    values_block(bindings)  # checks every name and term before anything else
     toks = _tokens(sparql)
     form = next((k for k, t in enumerate(toks) if _keyword(t) in _FORMS), None)
     if form is None:
@@ -287,7 +291,9 @@ def inject_values(sparql: str, bindings: Mapping[str, Node]) -> str:
             body = sparql[toks[k + 1].end:toks[end].start]
             long_form = sparql[:toks[k].start] + "{" + body + "} WHERE {" + body + "}" + sparql[toks[end].end:]
             return inject_values(long_form, bindings)
-    positions = []
+    groups: list[tuple[int, set[str]]] = []  # (where the row goes, variables that occur in the group itself)
+    top: set[str] = set()  # outside every group: the projection, ORDER BY…
+    stack: list[list] = []  # per open brace: ["group", index] or ["sub", own variables, first group index]
     while k < len(toks):
         tok = toks[k]
         if _keyword(tok) == "VALUES":
@@ -295,10 +301,35 @@ def inject_values(sparql: str, bindings: Mapping[str, Node]) -> str:
                 k += 1
             k = _matching(toks, k) + 1 if k < len(toks) else k
             continue
-        if tok.kind == "open" and not (k + 1 < len(toks) and _keyword(toks[k + 1]) == "SELECT"):
-            positions.append(tok.end)
+        if tok.kind == "open":
+            if k + 1 < len(toks) and _keyword(toks[k + 1]) == "SELECT":
+                stack.append(["sub", set(), None])
+            else:
+                groups.append((tok.end, set()))
+                if stack and stack[-1][0] == "sub" and stack[-1][2] is None:
+                    stack[-1][2] = len(groups) - 1
+                stack.append(["group", len(groups) - 1])
+        elif tok.kind == "close" and stack:
+            entry = stack.pop()
+            if entry[0] == "sub":  # the sub-select's head and tail belong to its WHERE group
+                owner = groups[entry[2]][1] if entry[2] is not None else (
+                    _owner(stack, groups, top))
+                owner.update(entry[1])
+        elif tok.kind == "var":
+            _owner(stack, groups, top).add(tok.text[1:])
         k += 1
+    if groups:
+        groups[0][1].update(top)
     out = sparql
-    for pos in reversed(positions):
-        out = out[:pos] + block + out[pos:]
+    for pos, names in reversed(groups):
+        used = {n: bindings[n] for n in names if n in bindings}
+        if used:
+            out = out[:pos] + values_block(used) + out[pos:]
     return out
+
+
+def _owner(stack: list[list], groups: list[tuple[int, set[str]]], top: set[str]) -> set[str]:
+    if not stack:
+        return top
+    entry = stack[-1]
+    return groups[entry[1]][1] if entry[0] == "group" else entry[1]
