@@ -15,6 +15,7 @@ Guarantees an analyst can rely on:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import glob
@@ -261,8 +262,12 @@ def _write_shared(store: Store, prep: _Prepared, known: set[str] | None) -> None
             known.update(nodes)
 
 
-def _prepare_star(args: tuple[Path, str]) -> _Prepared:
-    return _prepare(*args)
+def _prepare_chunk(chunk: list[Path], base: str) -> list[_Prepared]:
+    return [_prepare(f, base) for f in chunk]
+
+
+CHUNK = 16  # files per task sent to a worker
+IN_FLIGHT = 4  # tasks per worker queued or unread at any time
 
 
 def _prepared(files: list[Path], base: str, workers: int) -> Iterator[_Prepared]:
@@ -275,7 +280,16 @@ def _prepared(files: list[Path], base: str, workers: int) -> Iterator[_Prepared]
     reference.load()  # load once in the parent; forked workers inherit it
     ctx = mp.get_context("fork")
     with ctx.Pool(workers, initializer=_worker_init, initargs=(os.getpid(),)) as pool:
-        yield from pool.imap(_prepare_star, ((f, base) for f in files), chunksize=32)
+        # Bounded, in order: Pool.imap would read ahead without limit, and since the store's bulk load (in
+        # this process) is slower than the parse workers, their results piled up here: 1.5 GB at 10^4
+        # certificates. At most workers × IN_FLIGHT × CHUNK prepared files are held at once.
+        pending: collections.deque = collections.deque()
+        for start in range(0, len(files), CHUNK):
+            pending.append(pool.apply_async(_prepare_chunk, (files[start:start + CHUNK], base)))
+            if len(pending) >= workers * IN_FLIGHT:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
 
 
 def _worker_init(parent: int) -> None:

@@ -1,7 +1,7 @@
 """Profile of the ingest: where one certificate's time goes, stage by stage and function by function.
 
-    python bench/profile.py                       # 1,000 synthetic certificates, print
-    python bench/profile.py --count 2000 --write  # also write bench/profile.md
+    python bench/ingest_profile.py                       # 1,000 synthetic certificates, print
+    python bench/ingest_profile.py --count 2000 --write  # also write bench/ingest_profile.md
 
 Everything runs in one process (``workers=1``) so that cProfile sees all of
 it: read and decode, parse, map to N-Quads, bulk load into a fresh embedded
@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", default=None)
-    ap.add_argument("--write", action="store_true", help="write bench/profile.md")
+    ap.add_argument("--write", action="store_true", help="write bench/ingest_profile.md")
     args = ap.parse_args()
 
     from kg import reference, synth
@@ -106,7 +106,7 @@ def main() -> None:
     total = time.perf_counter() - t
     n = len(files)
 
-    lines = ["# Ingest profile", "", f"`python bench/profile.py --count {n} --write`: {n:,} synthetic certificates "
+    lines = ["# Ingest profile", "", f"`python bench/ingest_profile.py --count {n} --write`: {n:,} synthetic certificates "
              "(seed 1), one process, a fresh embedded store. Under cProfile the ingest is slower than without; "
              "read the shares, not the absolute figures.", "", "## Stages (measured separately, no profiler)", "",
              "| stage | ms per certificate | share |", "|---|---|---|"]
@@ -125,7 +125,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        (ROOT / "bench" / "profile.md").write_text(text, encoding="utf-8")
+        (ROOT / "bench" / "ingest_profile.md").write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
