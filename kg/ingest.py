@@ -362,8 +362,8 @@ def ingest(
     flush()
     if report.bulk_loaded >= COMPACT_AFTER:
         t = time.perf_counter()
-        store.compact()
-        report.compacted_seconds = time.perf_counter() - t
+        if store.compact():
+            report.compacted_seconds = time.perf_counter() - t
     return report
 
 

@@ -134,9 +134,9 @@ class Store(abc.ABC):
     def update(self, sparql: str) -> None:
         """Run a SPARQL 1.1 Update (name graphs explicitly: the union default graph is for queries)."""
 
-    def compact(self) -> None:
-        """Reorganise storage for fast reads after a large bulk load; a no-op where there is nothing to do."""
-        return None
+    def compact(self) -> bool:
+        """Reorganise storage for fast reads after a large bulk load; False where there is nothing to do."""
+        return False
 
     # --- reads ----------------------------------------------------------------
     @abc.abstractmethod

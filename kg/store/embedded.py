@@ -354,12 +354,13 @@ class EmbeddedStore(Store):
         else:
             self.native.dump(out, fmt, prefixes=dict(prefixes if prefixes is not None else DEFAULT_PREFIXES))
 
-    def compact(self) -> None:
+    def compact(self) -> bool:
         """RocksDB compaction (``Store.optimize``): bulk loads leave overlapping files that slow every lookup."""
         if self.read_only:
             raise UpdateRefusedError("the embedded store was opened read-only", file=str(self.path),
                                      hint="open it for writing to compact it")
         self.native.optimize()
+        return True
 
     def close(self) -> None:
         """Flush (so the next opening does not replay a long write-ahead log), close, then unlock."""
