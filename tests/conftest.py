@@ -7,6 +7,8 @@
   ``embedded`` (pyoxigraph on disk) and ``server`` (a remote store on the
   session server, cleared with ``DROP ALL`` before each test). A test that
   takes ``store`` runs three times with the same assertions.
+* ``samples_store_dir``: a closed embedded store holding the five samples,
+  one per test module, for tests that run ``kg`` against a store on disk.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from kg.store.memory import MemoryStore
 from kg.store.server import OxigraphServer
 
 STORE_KINDS = ("memory", "embedded", "server")
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "certificates"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -66,3 +69,14 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture(scope="module")
+def samples_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An embedded store with the five samples, closed so that ``kg`` subprocesses can open it."""
+    from kg.ingest import ingest
+
+    path = tmp_path_factory.mktemp("samples") / "kg-store"
+    with EmbeddedStore(path) as s:
+        assert ingest([SAMPLES], s).ok
+    return path

@@ -199,25 +199,26 @@ def _permission_corpus(folder: Path) -> tuple[Path, Path]:
     return locked, closed
 
 
-def _check_permission_reasons(results: list[list]) -> None:
+def _check_permission_reasons(results: list[list], ok: str = "ok.txt") -> None:
     reasons = {Path(path).name: reason or "" for path, status, reason in results if status == "failed"}
     assert "cannot read (Permission denied" in reasons["locked.txt"], reasons
     assert "cannot read the directory (Permission denied" in reasons["closed"], reasons
-    assert [Path(p).name for p, status, _ in results if status != "failed"] == ["ok.txt"]
+    assert [Path(p).name for p, status, _ in results if status != "failed"] == [ok]
 
 
 def test_reading_needs_permission(samples_store: EmbeddedStore, tmp_path: Path) -> None:
     """chmod 000 on a file and on a directory: a one-line reason each, the readable file beside them is ingested."""
     if ROOT_USER:
-        pytest.skip("running as root, where chmod 000 still reads: see test_reading_needs_permission_as_nobody "
+        pytest.skip("running as root, where chmod 000 still reads: see test_unreadable_file_is_reported_whoever_runs_"
+                    "the_tests, test_reading_needs_permission_as_nobody "
                     "and the FIFO / dangling-symlink / symlink-loop cases for read failures as root")
-    (tmp_path / "ok.txt").write_bytes(B1.read_bytes())
+    (tmp_path / B1.name).write_bytes(B1.read_bytes())  # its own name: the source document is recorded by name
     _, closed = _permission_corpus(tmp_path)
     try:
         before = digest(samples_store)
         report = ingest_bounded([tmp_path], samples_store)
-        _check_permission_reasons([[r.path, r.status, r.reason] for r in report.results])
-        assert digest(samples_store) == before  # ok.txt is sample 003, already in the store
+        _check_permission_reasons([[r.path, r.status, r.reason] for r in report.results], ok=B1.name)
+        assert digest(samples_store) == before  # sample 003, already in the store
     finally:
         closed.chmod(0o755)
 
@@ -256,6 +257,27 @@ def test_reading_needs_permission_as_nobody() -> None:
     finally:
         (folder / "closed").chmod(0o755)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_unreadable_file_is_reported_whoever_runs_the_tests(samples_store: EmbeddedStore, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The permission case without chmod (which root ignores): opening the file raises EACCES."""
+    (tmp_path / B1.name).write_bytes(B1.read_bytes())  # its own name: the source document is recorded by name
+    (tmp_path / "locked.txt").write_bytes(B2.read_bytes())
+    real = os.open
+
+    def deny(path: object, *args: object, **kwargs: object) -> int:
+        if Path(os.fsdecode(path)).name == "locked.txt":  # type: ignore[arg-type]
+            raise PermissionError(13, "Permission denied", os.fsdecode(path))  # type: ignore[arg-type]
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", deny)
+    before = digest(samples_store)
+    report = ingest_bounded([tmp_path], samples_store)
+    reasons = {Path(r.path).name: r.reason or "" for r in report.results if r.status == "failed"}
+    assert list(reasons) == ["locked.txt"] and "cannot read (Permission denied" in reasons["locked.txt"], reasons
+    assert [Path(r.path).name for r in report.results if r.status != "failed"] == [B1.name]
+    assert digest(samples_store) == before  # sample 003 is already in the store; locked.txt left nothing
 
 
 def test_unwalkable_directory_is_reported_not_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

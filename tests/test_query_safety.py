@@ -120,11 +120,8 @@ def test_hostile_parameters_on_every_named_query(store: Store, tmp_path: Path) -
 
 
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("samples") / "kg-store"
-    with EmbeddedStore(path) as s:
-        assert ingest([SAMPLES], s).ok
-    return path
+def sample_store(samples_store_dir: Path) -> Path:
+    return samples_store_dir
 
 
 def test_hostile_parameters_through_the_cli(sample_store: Path) -> None:

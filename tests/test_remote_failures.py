@@ -106,12 +106,8 @@ def stub_factory() -> Iterator[Callable[..., Stub]]:
 
 
 @pytest.fixture(scope="module")
-def local_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An embedded store with the five samples (closed: the kg subprocesses open it)."""
-    path = tmp_path_factory.mktemp("local") / "kg-store"
-    with EmbeddedStore(path) as s:
-        assert ingest([SAMPLES], s).ok
-    return path
+def local_store(samples_store_dir: Path) -> Path:
+    return samples_store_dir
 
 
 # --- not running -----------------------------------------------------------------------------
