@@ -445,3 +445,32 @@ def test_large_bulk_ingest_compacts_the_store(tmp_path: Path, monkeypatch: pytes
         ro.compact()
     memory = MemoryStore()
     assert ingest([samples], memory).compacted_seconds is None  # nothing to compact: not reported as done
+
+
+def test_parse_workers_do_not_run_ahead_of_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: Pool.imap read ahead without limit, so at 10^4 certificates 1.5 GB of parsed results
+    waited in the main process for the (slower) bulk load. At most workers × IN_FLIGHT tasks may be out."""
+    import time
+
+    from kg import ingest as ingest_mod
+
+    files = []
+    for i in range(600):
+        (tmp_path / f"{i:04}.txt").write_text("")
+        files.append(tmp_path / f"{i:04}.txt")
+    log = tmp_path / "prepared.log"
+    real = ingest_mod._prepare
+
+    def logged(path: Path, base: str) -> object:
+        with open(log, "a") as fh:  # the workers are forked after this patch: they log too
+            fh.write(f"{path.name}\n")
+        return real(path, base)
+
+    monkeypatch.setattr(ingest_mod, "_prepare", logged)
+    gen = ingest_mod._prepared(files, "http://example.org/", 2)
+    first = next(gen)
+    time.sleep(1.5)  # a consumer that is slow, like the bulk load
+    ahead = len(log.read_text().splitlines())
+    assert ahead <= 2 * ingest_mod.IN_FLIGHT * ingest_mod.CHUNK + ingest_mod.CHUNK, ahead
+    rest = list(gen)
+    assert [Path(r.result.path).name for r in [first, *rest]] == [f.name for f in files]  # in order, all
