@@ -109,6 +109,7 @@ class LIC(DefinedNamespace):
     modality: URIRef
     deadline: URIRef
     text: URIRef
+    clausePosition: URIRef
     wordingKey: URIRef
 
     # --- deadline

@@ -76,6 +76,24 @@ def _q(store: Store, name: str, **params: object) -> pd.DataFrame:
     return store.query(spec.text, queries.bindings_for(spec, params)).to_dataframe()
 
 
+NAMED_UP_TO = 20  # a wording variant printed on at most this many licences is listed with their numbers
+
+
+def clause_variants(store: Store) -> pd.DataFrame:
+    """``clause-variants`` plus, for the rare wordings, the licences that print them (``numbers``).
+
+    The odd ones out are what an analyst checks; the numbers of a wording that 10^5 licences print are
+    not, and collecting them would cost a lookup per clause (``wording-licences`` runs per variant).
+    """
+    df = _q(store, "clause-variants")
+    df["numbers"] = [
+        ", ".join(_q(store, "wording-licences", template=row["template"])["number"])
+        if int(row["licences"]) <= NAMED_UP_TO else ""
+        for row in df.to_dict(orient="records")
+    ]
+    return df
+
+
 def portfolio_edges(store: Store) -> pd.DataFrame:
     from kg.explore import EXPLORE_DIR
 
@@ -119,7 +137,7 @@ def build(store: Store, as_of: dt.date, *, expiring_days: int = 90, findings: pd
         status={n: status.get(n, "unknown") for n in licences["number"]},
         coverage=coverage_matrix(edges := portfolio_edges(store)),
         regulations=_q(store, "regulations"),
-        variants=_q(store, "clause-variants"),
+        variants=clause_variants(store),
     )
     websites = _q(store, "websites")
     data.cards = [_card(row, data, edges, websites) for row in licences.to_dict(orient="records")]

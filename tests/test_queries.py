@@ -130,11 +130,25 @@ def test_clause_variants(loaded):
     df = rows(loaded, "clause-variants")
     # 004's newer wording of clauses 11 and 12 differs from the other four.
     for cid in ("11", "12"):
-        variants = df[df["clause_id"] == cid]
-        assert len(variants) >= 2
-        assert "京ICP证020001号" in " ".join(variants["numbers"])
+        variants = df[df["clause_id"] == cid].sort_values("licences")
+        assert list(variants["licences"]) == [1, 4], cid
+        odd = rows(loaded, "wording-licences", template=variants.iloc[0]["template"])
+        assert list(odd["number"]) == ["京ICP证020001号"]
+        assert list(odd["clause_id"]) == [cid]
+        common = rows(loaded, "wording-licences", template=variants.iloc[1]["template"])
+        assert len(common) == 4 and "京ICP证020001号" not in set(common["number"])
     # clause 1 is worded the same on all five certificates
     assert "1" not in set(df["clause_id"])
+
+
+def test_clause_variants_ignore_wordings_no_licence_prints_any_more(loaded):
+    # a template left in the shared graph by a replaced certificate is not a variant of its position
+    stale = "https://w3id.org/licence-kg/id/template/1/00000000000000000000"
+    loaded.add_to_graph(
+        "https://w3id.org/licence-kg/id/graph/templates",
+        f'<{stale}> <https://w3id.org/licence-kg/def#clausePosition> "1" <https://w3id.org/licence-kg/id/graph/templates> .\n',
+    )
+    assert "1" not in set(rows(loaded, "clause-variants")["clause_id"])
 
 
 def test_websites(loaded):
@@ -187,7 +201,8 @@ def test_bad_files_beside_good_ones(store, tmp_path):
 def test_every_query_file_has_a_header_and_runs(loaded):
     specs = queries.list_queries()
     assert len(specs) >= 11
-    samples = {"number": "B1-20195402", "business_type": "B11", "region": "北京", "as_of": AS_OF}
+    samples = {"number": "B1-20195402", "business_type": "B11", "region": "北京", "as_of": AS_OF,
+               "template": rows(loaded, "clause-variants")["template"].iloc[0]}
     for spec in specs:
         assert spec.title and spec.description, spec.name
         params = {p.name: samples[p.name] for p in spec.params if p.default is None}

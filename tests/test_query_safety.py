@@ -81,7 +81,8 @@ def digest(store: Store) -> dict[str, str]:
 
 def valid_params(spec: queries.QuerySpec) -> dict[str, object]:
     samples = {"number": "B1-20195402", "business_type": "B11", "region": "北京", "as_of": "2026-11-22", "days": 90,
-               "s": "B1-20195402", "flag": "true", "thing": "urn:x"}
+               "s": "B1-20195402", "flag": "true", "thing": "urn:x",
+               "template": "https://w3id.org/licence-kg/id/template/12/0123456789abcdef0123"}
     return {p.name: samples[p.name] for p in spec.params}
 
 

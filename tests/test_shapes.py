@@ -146,9 +146,10 @@ class LicenceBuilder:
         g.add((c, LIC.labelRepaired, Literal(False)))
         if parent is not None:
             g.add((c, LIC.parentClause, parent))
-        tpl = URIRef(f"{ID}template/{'0123456789abcdef0123'}")
+        tpl = URIRef(f"{ID}template/{clause_id}/{'0123456789abcdef0123'}")
         g.add((c, LIC.template, tpl))
         g.add((tpl, RDF.type, LIC.ClauseTemplate))
+        g.add((tpl, LIC.clausePosition, Literal(clause_id)))
         g.add((tpl, LIC.wordingKey, Literal("0123456789abcdef0123")))
         g.add((tpl, LIC.text, zh("你公司经营许可证有效期届满需要继续经营的，应当提前90日向原发证机关提出续办申请。")))
         g.add((c, LIC.modality, LIC.Duty))
@@ -354,6 +355,18 @@ def test_bad_clause_ids_and_parents():
     assert "clause/B1-20195402_15.x lic:clauseId — A clause has exactly one id of the form" in text
     assert "Clause 16.2: its id does not extend its parent's id 15" in text
     assert "Clause 17.1: an item (dotted id) without a parent clause" in text
+
+
+def test_clause_template_is_the_wording_at_the_clauses_position():
+    b = valid_licence()
+    c = b.clause("17", line=92)
+    other = b.clause("12", line=93)  # its template is the wording at position 12
+    b.g.set((c, LIC.template, b.g.value(other, LIC.template)))
+    assert "Clause 17: its wording is the template of clause 12" in " ".join(messages_of(b.g))
+    b = valid_licence()
+    b.clause("17", line=92)
+    b.g.remove((URIRef(f"{ID}template/17/0123456789abcdef0123"), LIC.clausePosition, None))
+    assert any("lic:clausePosition" in m and "exactly one position" in m for m in messages_of(b.g))
 
 
 def test_deadline_amount_positive_and_duration_consistent():

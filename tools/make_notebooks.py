@@ -72,7 +72,8 @@ PORTFOLIO = [
     new_code_cell('explore.centrality_summary(g).head(10)'),
     new_markdown_cell("## Clause wordings\n\nWhich licences carry identical clause wordings, and where wordings differ."),
     new_code_cell('wg = explore.wording_graph(store)\nprint(explore.wording_clusters(wg, min_jaccard=0.9))\n'
-                  'api.run_query("clause-variants", store).to_dataframe()[["clause_id", "licences", "numbers"]]'),
+                  '# clause-variants, with the licence numbers of the rare wordings (wording-licences per variant)\n'
+                  'report.clause_variants(store)[["clause_id", "licences", "numbers"]]'),
 ]
 
 COMPANY = [
