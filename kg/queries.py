@@ -32,7 +32,8 @@ from kg.errors import KgError
 from kg.namespaces import VOCAB
 
 QUERY_DIR = Path(__file__).resolve().parent.parent / "queries"
-PARAM_TYPES = ("date", "integer", "string", "boolean", "iri", "licence", "region", "business_type")
+PARAM_TYPES = ("date", "integer", "string", "boolean", "iri", "licence", "region", "business_type", "severity")
+SEVERITIES = ("error", "warning", "info")
 
 
 class QueryNotFoundError(KgError):
@@ -196,6 +197,14 @@ def _business_type(value: object) -> URIRef:
     return URIRef(bt.iri)
 
 
+def _severity(value: object) -> Literal:
+    """A finding severity; anything else is refused rather than read as the lowest one."""
+    text = str(value).strip().lower()
+    if text not in SEVERITIES:
+        raise ValueError(f"expected one of {', '.join(SEVERITIES)}, got {value!r}")
+    return Literal(text)
+
+
 _CONVERT = {
     "date": _date,
     "integer": _integer,
@@ -205,6 +214,7 @@ _CONVERT = {
     "iri": _iri,
     "region": _region,
     "business_type": _business_type,
+    "severity": _severity,
 }
 
 

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from rdflib import Literal
 from typer.testing import CliRunner
 
 from kg import api
@@ -169,7 +170,7 @@ def test_headline_on_embedded_store(tmp_path):
         res = check(store, AS_OF)
         assert_headline(res)
         assert len(store.query((ROOT / "queries" / "findings.rq").read_text(encoding="utf-8"),
-                               {"as_of": _date_term(AS_OF)}).rows) == len(res.findings)
+                               {"as_of": _date_term(AS_OF), "severity_floor": Literal("info")}).rows) == len(res.findings)
     finally:
         store.close()
 
@@ -180,9 +181,18 @@ def test_headline_and_findings_graph_on_every_backend(store):
     res = check(store, AS_OF)
     assert_headline(res)
     check(store, AS_OF)  # replaced, not added
-    df = api.run_query("findings", store, {"as_of": AS_OF}).to_dataframe()
+    df = api.run_query("findings", store, {"as_of": AS_OF, "severity_floor": "info"}).to_dataframe()
     assert len(df) == len(res.findings)
     assert list(df["severity"])[:3] == ["error"] * 3
+    # by default the listing stops at warnings; an unknown floor is refused, not read as "info"
+    by_severity = res.to_dataframe()["severity"].value_counts().to_dict()
+    default = api.run_query("findings", store, {"as_of": AS_OF}).to_dataframe()
+    assert set(default["severity"]) == {"error", "warning"}
+    assert len(default) == by_severity["error"] + by_severity["warning"]
+    errors = api.run_query("findings", store, {"as_of": AS_OF, "severity_floor": "ERROR"}).to_dataframe()
+    assert set(errors["severity"]) == {"error"} and len(errors) == by_severity["error"]
+    with pytest.raises(ParameterError, match="severity_floor"):
+        api.run_query("findings", store, {"as_of": AS_OF, "severity_floor": "fatal"})
 
 
 def _date_term(day: dt.date):
@@ -431,7 +441,7 @@ def test_findings_graph_is_queryable_and_replaced_not_duplicated():
     graph = findings_graph_iri(AS_OF)
     assert first.graph == graph and graph in store.graph_names()
     before = store.graph_nquads(graph)
-    df = api.run_query("findings", store, {"as_of": AS_OF}).to_dataframe()
+    df = api.run_query("findings", store, {"as_of": AS_OF, "severity_floor": "info"}).to_dataframe()
     assert len(df) == len(first.findings)
     assert list(df["severity"]) == sorted(df["severity"], key={"error": 0, "warning": 1, "info": 2}.get)
     overdue = df[(df["rule_id"] == "renewal-overdue")].iloc[0]
@@ -440,13 +450,13 @@ def test_findings_graph_is_queryable_and_replaced_not_duplicated():
 
     again = check(store, AS_OF)
     assert store.graph_nquads(graph) == before  # replaced, identical
-    assert len(api.run_query("findings", store, {"as_of": AS_OF}).to_dataframe()) == len(again.findings)
+    assert len(api.run_query("findings", store, {"as_of": AS_OF, "severity_floor": "info"}).to_dataframe()) == len(again.findings)
 
     check(store, D(2027, 1, 15))  # another date: its own graph, the first one kept
     assert {graph, findings_graph_iri(D(2027, 1, 15))} <= store.graph_names()
-    later = api.run_query("findings", store, {"as_of": "2027-01-15"}).to_dataframe()
+    later = api.run_query("findings", store, {"as_of": "2027-01-15", "severity_floor": "info"}).to_dataframe()
     assert "京ICP证020001号" in set(later[later["rule_id"] == "licence-expired"]["number"])
-    assert len(api.run_query("findings", store, {"as_of": AS_OF}).to_dataframe()) == len(first.findings)
+    assert len(api.run_query("findings", store, {"as_of": AS_OF, "severity_floor": "info"}).to_dataframe()) == len(first.findings)
 
 
 def test_findings_graph_describes_rules_and_evidence():

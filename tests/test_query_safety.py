@@ -82,7 +82,7 @@ def digest(store: Store) -> dict[str, str]:
 def valid_params(spec: queries.QuerySpec) -> dict[str, object]:
     samples = {"number": "B1-20195402", "business_type": "B11", "region": "北京", "as_of": "2026-11-22", "days": 90,
                "s": "B1-20195402", "flag": "true", "thing": "urn:x",
-               "template": "https://w3id.org/licence-kg/id/template/12/0123456789abcdef0123"}
+               "template": "https://w3id.org/licence-kg/id/template/12/0123456789abcdef0123", "severity_floor": "info"}
     return {p.name: samples[p.name] for p in spec.params}
 
 
@@ -90,8 +90,7 @@ def specs(tmp_path: Path) -> list[queries.QuerySpec]:
     path = tmp_path / "every-type.rq"
     path.write_text(FILE_QUERY, encoding="utf-8")
     found = [s for s in queries.list_queries() if s.params] + [queries.load_spec(path)]
-    assert {p.type for s in found for p in s.params} >= {"date", "integer", "string", "boolean", "iri", "licence",
-                                                        "region", "business_type"}
+    assert {p.type for s in found for p in s.params} >= set(queries.PARAM_TYPES)
     return found
 
 
