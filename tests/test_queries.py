@@ -94,6 +94,22 @@ def test_authorised_nationwide_covers_every_province(loaded):
     assert "B2-20192648" in set(rows(loaded, "authorised", business_type="B2", region="CN-SC")["number"])
 
 
+def test_authorisation_without_coverage_is_authorised_nowhere(loaded):
+    # Regression: with the coverage read by an OPTIONAL, an authorisation whose coverage is unreadable joined
+    # every region of the walk (an unbound variable is compatible with any value).
+    lic = "https://w3id.org/licence-kg/id/licence/BJ-B2-20240286"
+    auth = "https://w3id.org/licence-kg/id/authorisation/BJ-B2-20240286_B11"
+    graph = "https://w3id.org/licence-kg/id/graph/BJ-B2-20240286"
+    loaded.add_to_graph(graph, (
+        f"<{lic}> <https://w3id.org/licence-kg/def#authorisation> <{auth}> <{graph}> .\n"
+        f"<{auth}> <https://w3id.org/licence-kg/def#businessType> "
+        f"<https://w3id.org/licence-kg/vocab/business-type/B11> <{graph}> .\n"
+    ))
+    assert set(rows(loaded, "authorised", business_type="B11", region="广东")["number"]) == {"B1-20195402"}
+    for region in ("全国", "北京", "新疆"):
+        assert "京B2-20240286" not in set(rows(loaded, "authorised", business_type="B11", region=region)["number"])
+
+
 def test_obligations_marks_excluded_services(loaded):
     df = rows(loaded, "obligations", number="京ICP证020001号")
     by_id = {r["clause_id"]: r for r in df.to_dict(orient="records")}
