@@ -179,7 +179,7 @@ def test_bad_file_is_refused_with_a_reason_and_changes_nothing(case: str, sample
     assert digest(samples_store) == before
 
 
-AS_NOBODY = """
+INGEST_AND_REPORT = """
     import json, sys
     from kg.ingest import ingest
     from kg.store.memory import MemoryStore
@@ -209,9 +209,8 @@ def _check_permission_reasons(results: list[list], ok: str = "ok.txt") -> None:
 def test_reading_needs_permission(samples_store: EmbeddedStore, tmp_path: Path) -> None:
     """chmod 000 on a file and on a directory: a one-line reason each, the readable file beside them is ingested."""
     if ROOT_USER:
-        pytest.skip("running as root, where chmod 000 still reads: see test_unreadable_file_is_reported_whoever_runs_"
-                    "the_tests, test_reading_needs_permission_as_nobody "
-                    "and the FIFO / dangling-symlink / symlink-loop cases for read failures as root")
+        pytest.skip("running as root, where chmod 000 still reads: the same check runs in "
+                    "test_reading_needs_permission_as_root_without_permission_override")
     (tmp_path / B1.name).write_bytes(B1.read_bytes())  # its own name: the source document is recorded by name
     _, closed = _permission_corpus(tmp_path)
     try:
@@ -223,9 +222,24 @@ def test_reading_needs_permission(samples_store: EmbeddedStore, tmp_path: Path) 
         closed.chmod(0o755)
 
 
-@pytest.mark.skipif(not ROOT_USER, reason="only root can drop to another user; test_reading_needs_permission ran")
-def test_reading_needs_permission_as_nobody() -> None:
-    """As root, the same check in a child process that dropped to user nobody (uid/gid 65534)."""
+def _drop_permission_override() -> None:
+    """In the child, before exec: remove CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set.
+
+    Root then keeps its uid (and so can still run the venv's Python under /root) but obeys file modes like
+    any user: chmod 000 is enforced. prctl(PR_CAPBSET_DROP) needs CAP_SETPCAP, which root has.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
+    for cap in (cap_dac_override, cap_dac_read_search):
+        if libc.prctl(pr_capbset_drop, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+@pytest.mark.skipif(not ROOT_USER, reason="only needed as root; test_reading_needs_permission ran")
+def test_reading_needs_permission_as_root_without_permission_override() -> None:
+    """As root, the same check in a child process that lost the capabilities that let root ignore chmod 000."""
     import json
     import shutil
     import tempfile
@@ -233,25 +247,14 @@ def test_reading_needs_permission_as_nobody() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="kg-perm-"))
     try:
-        folder.chmod(0o755)
         (folder / "ok.txt").write_bytes(B1.read_bytes())
-        (folder / "ok.txt").chmod(0o644)
         _permission_corpus(folder)
-
-        def drop() -> None:
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-
         try:
-            run = subprocess.run([sys.executable, "-c", textwrap.dedent(AS_NOBODY), str(folder)], cwd=ROOT,
-                                 capture_output=True, text=True, timeout=120, preexec_fn=drop,
-                                 env={**os.environ, "HOME": str(folder)})
-        except PermissionError as exc:
-            pytest.skip(f"user nobody cannot start this Python ({exc}); read failures as root are tested with a "
-                        "FIFO, a dangling symlink and a symlink loop")
-        if run.returncode != 0 and "Permission denied" in run.stderr:
-            pytest.skip(f"user nobody cannot run the project's Python here: {run.stderr.strip()[-200:]}")
+            run = subprocess.run([sys.executable, "-c", textwrap.dedent(INGEST_AND_REPORT), str(folder)], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=120, preexec_fn=_drop_permission_override)
+        except (subprocess.SubprocessError, OSError) as exc:  # a container without CAP_SETPCAP
+            pytest.skip(f"cannot drop CAP_DAC_OVERRIDE here ({exc}); read failures as root are tested with "
+                        "EACCES from os.open, a FIFO, a dangling symlink and a symlink loop")
         assert run.returncode == 0, run.stderr
         _check_permission_reasons(json.loads(run.stdout))
     finally:
