@@ -33,7 +33,7 @@ from kg.namespaces import VOCAB
 
 QUERY_DIR = Path(__file__).resolve().parent.parent / "queries"
 PARAM_TYPES = ("date", "integer", "string", "boolean", "iri", "licence", "region", "business_type", "severity")
-SEVERITIES = ("error", "warning", "info")
+SEVERITIES = ("error", "warning", "info")  # most severe first; kg.rules and the `severity` parameter type
 
 
 class QueryNotFoundError(KgError):

@@ -36,10 +36,9 @@ from typing import Any
 from rdflib import Literal, URIRef
 
 from kg.errors import KgError
-from kg.queries import QUERY_DIR, QuerySpec, bindings_for, load_spec
+from kg.queries import QUERY_DIR, SEVERITIES, QuerySpec, bindings_for, load_spec
 
 RULES_DIR = QUERY_DIR / "rules"
-SEVERITIES = ("error", "warning", "info")
 KINDS = ("as-of", "event")
 SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 

@@ -133,3 +133,14 @@ def test_has_glyphs_rejects_a_latin_font():
 
     dejavu = font_manager.findfont("DejaVu Sans")
     assert not charts.has_glyphs(dejavu, "广东")
+
+
+def test_clause_variants_name_the_licences_of_rare_wordings(store, monkeypatch):
+    df = report.clause_variants(store)
+    by_count = {(r["clause_id"], r["licences"]): r["numbers"] for r in df.to_dict(orient="records")}
+    assert by_count[("12", 1)] == "京ICP证020001号"  # 004's newer wording
+    assert len(by_count[("12", 4)].split(", ")) == 4
+    monkeypatch.setattr(report, "NAMED_UP_TO", 2)  # a wording on more licences than that is counted, not listed
+    df = report.clause_variants(store)
+    by_count = {(r["clause_id"], r["licences"]): r["numbers"] for r in df.to_dict(orient="records")}
+    assert by_count[("12", 1)] == "京ICP证020001号" and by_count[("12", 4)] == ""
