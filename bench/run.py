@@ -228,6 +228,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
     ap.add_argument("--work", default=None, help="scratch directory (default: a temporary one)")
+    ap.add_argument("--keep-stores", action="store_true", help="keep the embedded stores (store-N in --work) for later queries")
     ap.add_argument("--render", action="store_true", help="only rewrite the .md from the .json (after editing analysis.md)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--certs")
@@ -275,7 +276,8 @@ def main() -> None:
         res["generate_rate"] = gen
         record(res)
         print(json.dumps({k: v for k, v in res.items() if k != "queries"}), file=sys.stderr)
-        shutil.rmtree(store, ignore_errors=True)
+        if not args.keep_stores:
+            shutil.rmtree(store, ignore_errors=True)
         if n == args.rdflib_at:
             mem = measure(certs, store, "memory", args.workers, args.repeat)
             record(mem)

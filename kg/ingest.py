@@ -21,7 +21,9 @@ import ctypes
 import glob
 import hashlib
 import os
+import queue
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,13 +35,14 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS
 
 from kg import reference
-from kg.errors import KgError
+from kg.errors import KgError, StoreError
 from kg.mapping import map_certificate
 from kg.namespaces import DEFAULT_DATA_BASE
 from kg.parser import parse_file, printable
 from kg.reference import ONTOLOGY_DIR
 from kg.store.base import Store
 from kg.store.embedded import LOCK_FILE
+from kg.store.terms import check_iri
 
 REFERENCE_FILES = ("core.ttl", "vocab-business-types.ttl", "vocab-regions.ttl", "vocab-authorities.ttl",
                    "vocab-regulations.ttl")
@@ -194,7 +197,7 @@ class _Prepared:
     """What a worker hands back: plain strings, cheap to pickle between processes."""
 
     result: FileResult
-    nquads: str = ""
+    nquads: bytes = b""  # UTF-8: half the memory of a str holding CJK text, and what the loader reads
     shared: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (graph, {node: N-Quads})
 
 
@@ -231,7 +234,7 @@ def _prepare(path: Path, base: str) -> _Prepared:
         triples=len(mapped.triples),
         issues=len(warnings),
     )
-    return _Prepared(result, mapped.nquads(), mapped.shared())
+    return _Prepared(result, mapped.nquads().encode("utf-8"), mapped.shared(skip=_sent))
 
 
 def _bug(shown: str, stage: str, exc: Exception) -> str:
@@ -247,19 +250,82 @@ def _directory_reason(path: Path, shown: str) -> str:
     return f"{shown}: a directory that could not be walked (a symlink loop?); give its files instead"
 
 
-def _write_shared(store: Store, prep: _Prepared, known: set[str] | None) -> None:
-    """Shared nodes (templates, companies) before the graph that points at them.
+class _SharedBuffer:
+    """Shared nodes (templates, companies) of the graphs waiting to be written, one text per shared graph.
 
-    A crash in between leaves at worst an unused shared node, never a dangling
-    reference. ``known`` skips nodes already written in this run (adding is
-    idempotent anyway; this only saves work).
+    They are written before the graphs that point at them (in the same writer
+    queue), so a crash in between leaves at worst an unused shared node, never
+    a dangling reference. Nodes already written in this run are skipped (adding
+    is idempotent anyway; this only saves work), and a batch's nodes go in one
+    call per shared graph instead of one transaction per certificate.
     """
-    for graph, nodes in prep.shared:
-        fresh = [nq for node, nq in nodes.items() if known is None or node not in known]
-        if fresh:
-            store.add_to_graph(graph, "".join(fresh))
-        if known is not None:
-            known.update(nodes)
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+        self.pending: dict[str, list[str]] = {}
+
+    def add(self, prep: _Prepared) -> None:
+        for graph, nodes in prep.shared:
+            fresh = [nq for node, nq in nodes.items() if node not in self.known]
+            if fresh:
+                self.pending.setdefault(graph, []).extend(fresh)
+                self.known.update(nodes)
+
+    def take(self) -> list[tuple[str, str]]:
+        out = [(graph, "".join(texts)) for graph, texts in self.pending.items()]
+        self.pending = {}
+        return out
+
+
+class _Writer:
+    """The store's writes, in submission order, on one background thread.
+
+    Parsing (in the workers, or in this process) and the store's bulk load then
+    overlap instead of taking turns: pyoxigraph releases the GIL while it loads.
+    At most ``depth`` writes wait in the queue, which bounds the memory held.
+    The first failure stops every later write and is raised in the caller's
+    thread, at its next call.
+    """
+
+    def __init__(self, depth: int = 1) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="kg-store-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None and not self._stop:
+                fn, args, kwargs = item
+                try:
+                    fn(*args, **kwargs)
+                except BaseException as exc:  # handed to the caller's thread
+                    self._error = exc
+
+    def submit(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+        self._check()
+        self._queue.put((fn, args, kwargs))
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def close(self, *, abandon: bool = False) -> None:
+        """Wait for the writes (``abandon``: only for the one running, skipping those queued)."""
+        self._stop = abandon
+        self._queue.put(None)
+        self._thread.join()
+        self._check()
+
+
+# Shared nodes this process has already handed over in the current ingest run (None: not in a run).
+# A template is printed on thousands of licences; serialising and shipping it once per process is enough,
+# since the ingest consumes results in order and so has the node before any later result of the process.
+_sent: set[str] | None = None
 
 
 def _prepare_chunk(chunk: list[Path], base: str) -> list[_Prepared]:
@@ -271,9 +337,14 @@ IN_FLIGHT = 4  # tasks per worker queued or unread at any time
 
 
 def _prepared(files: list[Path], base: str, workers: int) -> Iterator[_Prepared]:
+    global _sent
     if workers <= 1 or len(files) < 2 * workers:
-        for f in files:
-            yield _prepare(f, base)
+        _sent = set()
+        try:
+            for f in files:
+                yield _prepare(f, base)
+        finally:
+            _sent = None
         return
     import multiprocessing as mp
 
@@ -299,6 +370,8 @@ def _worker_init(parent: int) -> None:
     open file, not the process): a worker that outlived a killed ingest would
     keep the store locked. Closing the copy does not release the parent's lock.
     """
+    global _sent
+    _sent = set()
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -318,7 +391,7 @@ def ingest(
     base: str = DEFAULT_DATA_BASE,
     progress: Progress | None = None,
     workers: int = 1,
-    batch_size: int = 500,
+    batch_size: int = 1000,
 ) -> IngestReport:
     """Parse, map and store every file; failures are reported, never half-written.
 
@@ -328,38 +401,52 @@ def ingest(
     replaced one atomic transaction each; see docs/stores.md for how the bulk
     path stays crash-safe.
     """
+    check_iri(base, "base IRI", StoreError)
     report = IngestReport(reference_loaded=ensure_reference(store, base))
     files = expand_paths(paths)
     written: dict[str, str] = {}
     existing = store.graph_names()
-    known_shared: set[str] = set()
-    batch: list[tuple[str, str]] = []
+    shared = _SharedBuffer()
+    batch: list[tuple[str, bytes]] = []
+    writer = _Writer()
+
+    def write_shared() -> None:
+        for graph, nquads in shared.take():
+            writer.submit(store.add_to_graph, graph, nquads)
 
     def flush() -> None:
         if batch:
-            store.load_new_graphs(batch)
+            write_shared()
+            # the mapper's N-Quads: IRIs and language tags valid by construction (tests/test_mapping.py)
+            writer.submit(store.load_new_graphs, list(batch), validated=True)
             report.bulk_loaded += len(batch)
             batch.clear()
 
-    for i, prep in enumerate(_prepared(files, base, workers), 1):
-        result = prep.result
-        if result.graph:
-            _write_shared(store, prep, known_shared)
-            if result.graph in written:
-                result.reason = f"replaces the graph written from {written[result.graph]} earlier in this run"
-                result.status = "warnings"
-            if result.graph in existing or result.graph in written:
-                flush()
-                store.replace_graph(result.graph, prep.nquads)
-            else:
-                batch.append((result.graph, prep.nquads))
-                if len(batch) >= batch_size:
+    ok = False
+    try:
+        for i, prep in enumerate(_prepared(files, base, workers), 1):
+            result = prep.result
+            if result.graph:
+                shared.add(prep)
+                if result.graph in written:
+                    result.reason = f"replaces the graph written from {written[result.graph]} earlier in this run"
+                    result.status = "warnings"
+                if result.graph in existing or result.graph in written:
                     flush()
-            written[result.graph] = str(result.path)
-        report.results.append(result)
-        if progress is not None:
-            progress(i, len(files), result)
-    flush()
+                    write_shared()
+                    writer.submit(store.replace_graph, result.graph, prep.nquads.decode("utf-8"))
+                else:
+                    batch.append((result.graph, prep.nquads))
+                    if len(batch) >= batch_size:
+                        flush()
+                written[result.graph] = str(result.path)
+            report.results.append(result)
+            if progress is not None:
+                progress(i, len(files), result)
+        flush()
+        ok = True
+    finally:
+        writer.close(abandon=not ok)
     if report.bulk_loaded >= COMPACT_AFTER:
         t = time.perf_counter()
         if store.compact():
@@ -377,6 +464,9 @@ def ingest_one(path: Path, store: Store, *, base: str = DEFAULT_DATA_BASE) -> Fi
     """Ingest a single file with the transactional replace (no batching)."""
     prep = _prepare(path, base)
     if prep.result.graph:
-        _write_shared(store, prep, None)
-        store.replace_graph(prep.result.graph, prep.nquads)
+        buffer = _SharedBuffer()
+        buffer.add(prep)
+        for graph, nquads in buffer.take():
+            store.add_to_graph(graph, nquads)
+        store.replace_graph(prep.result.graph, prep.nquads.decode("utf-8"))
     return prep.result

@@ -104,14 +104,22 @@ class MappedCertificate:
         """Everything this certificate says, shared nodes included (for validation)."""
         return self.triples + self.template_triples + self.company_triples
 
-    def shared(self) -> list[tuple[str, dict[str, str]]]:
-        """(graph, {node IRI: its N-Quads}) for the shared graphs: written once per node."""
+    def shared(self, skip: set[str] | None = None) -> list[tuple[str, dict[str, str]]]:
+        """(graph, {node IRI: its N-Quads}) for the shared graphs: written once per node.
+
+        Nodes in ``skip`` are left out, and the nodes returned are added to it:
+        a shared node's triples depend only on its IRI, so a caller that has
+        handed a node over once need not serialise it again.
+        """
         out = []
         for graph, triples in ((self.templates_graph, self.template_triples),
                                (self.companies_graph, self.company_triples)):
             by_node: dict[str, list[Triple]] = {}
             for triple in triples:
-                by_node.setdefault(triple[0], []).append(triple)
+                if skip is None or triple[0] not in skip:
+                    by_node.setdefault(triple[0], []).append(triple)
+            if skip is not None:
+                skip.update(by_node)
             out.append((graph, {node: to_nquads(ts, graph) for node, ts in by_node.items()}))
         return out
 

@@ -68,14 +68,19 @@ _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
 
 
 def _nt_object(o: Object) -> str:
-    if isinstance(o, Lit):
-        lex = '"' + o.value.translate(_ESCAPES) + '"'
-        if o.lang:
-            return f"{lex}@{o.lang}"
-        if o.datatype and o.datatype != XSD_STRING:
-            return f"{lex}^^<{o.datatype}>"
-        return lex
-    return f"<{o}>"
+    if o.__class__ is str:  # most objects are IRIs; an exact class test is the cheapest
+        return f"<{o}>"
+    if not isinstance(o, Lit):
+        return f"<{o}>"
+    value = o.value
+    # str.translate walks a long Chinese wording char by char through a dict; "in" is a fast scan
+    if '"' in value or "\\" in value or "\n" in value or "\r" in value:
+        value = value.translate(_ESCAPES)
+    if o.lang:
+        return f'"{value}"@{o.lang}'
+    if o.datatype and o.datatype != XSD_STRING:
+        return f'"{value}"^^<{o.datatype}>'
+    return f'"{value}"'
 
 
 def to_nquads(triples: Iterable[Triple], graph: str) -> str:

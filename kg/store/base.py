@@ -114,13 +114,16 @@ class Store(abc.ABC):
         for graph, nquads in items:
             self.replace_graph(graph, nquads)
 
-    def load_new_graphs(self, items: Iterable[tuple[str, str]]) -> None:
+    def load_new_graphs(self, items: Iterable[tuple[str, str | bytes]], *, validated: bool = False) -> None:
         """Write graphs the store does not hold yet, by the fastest path the back end has.
 
         Defaults to :meth:`replace_graphs`; the embedded store overrides it with
-        its non-transactional bulk loader (see docs/stores.md).
+        its non-transactional bulk loader (see docs/stores.md). ``validated``
+        says the text comes from kg's own mapper, whose IRIs and language tags
+        are valid by construction: a back end may then skip checking them.
+        The N-Quads may be given as text or as UTF-8 bytes.
         """
-        self.replace_graphs(items)
+        self.replace_graphs((g, nq.decode("utf-8") if isinstance(nq, bytes) else nq) for g, nq in items)
 
     @abc.abstractmethod
     def add_to_graph(self, graph: str, nquads: str) -> None:
@@ -221,7 +224,7 @@ def export_format(format: str) -> ox.RdfFormat:
 
 # --- N-Quads in -------------------------------------------------------------------
 
-def parse_graph_nquads(graph: str, nquads: str) -> list[ox.Quad]:
+def parse_graph_nquads(graph: str, nquads: str | bytes) -> list[ox.Quad]:
     """Parse ``nquads`` for graph ``graph``: validated, fresh blank nodes, triples moved into ``graph``.
 
     Fails with :class:`StoreError` (and the line) on a syntax error or on a
@@ -243,7 +246,7 @@ def parse_graph_nquads(graph: str, nquads: str) -> list[ox.Quad]:
     return out
 
 
-def plain_nquads(graph: str, nquads: str) -> bool:
+def plain_nquads(graph: str, nquads: str | bytes) -> bool:
     """True if every line of ``nquads`` ends with `` <graph> .`` and no blank node occurs (C-speed string counts).
 
     Lets the bulk loader take the text as it is, without building Python
@@ -251,6 +254,9 @@ def plain_nquads(graph: str, nquads: str) -> bool:
     one thing it cannot see, a triple whose object is the graph IRI, lands in
     the default graph, where the bulk loader checks for it afterwards.
     """
+    if isinstance(nquads, bytes):
+        return (b"_:" not in nquads and nquads.endswith(b"\n")
+                and nquads.count(f" <{graph}> .\n".encode()) == nquads.count(b"\n"))
     return ("_:" not in nquads and nquads.endswith("\n")
             and nquads.count(f" <{graph}> .\n") == nquads.count("\n"))
 

@@ -77,11 +77,18 @@ def test_file_name_not_utf8_crashed_the_bulk_load(tmp_path: Path) -> None:
 
 
 def test_bulk_load_left_the_batch_on_other_errors(tmp_path: Path) -> None:
-    """Only SyntaxError/OSError rolled a bulk batch back; any other error left half a batch and a journal."""
+    """Only SyntaxError/OSError rolled a bulk batch back; any other error left half a batch and a journal.
+    (Text that cannot be encoded is now refused before the journal is written; an error of the loader itself,
+    after the first graphs went in, is rolled back: the second half of this test.)"""
     with EmbeddedStore(tmp_path / "kg-store") as store:
-        with pytest.raises(StoreError, match="batch rolled back"):
+        with pytest.raises(StoreError, match=r"not valid Unicode text.*nothing of the batch was written"):
             store.load_new_graphs([("http://e/g1", '<http://e/s> <http://e/p> "ok" <http://e/g1> .\n'),
                                    ("http://e/g2", '<http://e/s> <http://e/p> "\udcff" <http://e/g2> .\n')])
+        assert store.graph_names() == set() and not (tmp_path / "kg-store" / JOURNAL_FILE).exists()
+        good = [(f"http://e/g{i}", f'<http://e/s> <http://e/p> "{i}" <http://e/g{i}> .\n') for i in range(3000)]
+        bad = ("http://e/bad", '<http://e/s> <http://e/p> "unterminated <http://e/bad> .\n')
+        with pytest.raises(StoreError, match="batch rolled back"):
+            store.load_new_graphs([*good, bad], validated=True)  # the text passes the cheap check; the loader fails
         assert store.graph_names() == set() and not (tmp_path / "kg-store" / JOURNAL_FILE).exists()
 
 
