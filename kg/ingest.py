@@ -21,9 +21,7 @@ import ctypes
 import glob
 import hashlib
 import os
-import queue
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +41,7 @@ from kg.reference import ONTOLOGY_DIR
 from kg.store.base import Store
 from kg.store.embedded import LOCK_FILE
 from kg.store.terms import check_iri
+from kg.write_queue import SharedNodes, WriteQueue
 
 REFERENCE_FILES = ("core.ttl", "vocab-business-types.ttl", "vocab-regions.ttl", "vocab-authorities.ttl",
                    "vocab-regulations.ttl")
@@ -250,78 +249,6 @@ def _directory_reason(path: Path, shown: str) -> str:
     return f"{shown}: a directory that could not be walked (a symlink loop?); give its files instead"
 
 
-class _SharedBuffer:
-    """Shared nodes (templates, companies) of the graphs waiting to be written, one text per shared graph.
-
-    They are written before the graphs that point at them (in the same writer
-    queue), so a crash in between leaves at worst an unused shared node, never
-    a dangling reference. Nodes already written in this run are skipped (adding
-    is idempotent anyway; this only saves work), and a batch's nodes go in one
-    call per shared graph instead of one transaction per certificate.
-    """
-
-    def __init__(self) -> None:
-        self.known: set[str] = set()
-        self.pending: dict[str, list[str]] = {}
-
-    def add(self, prep: _Prepared) -> None:
-        for graph, nodes in prep.shared:
-            fresh = [nq for node, nq in nodes.items() if node not in self.known]
-            if fresh:
-                self.pending.setdefault(graph, []).extend(fresh)
-                self.known.update(nodes)
-
-    def take(self) -> list[tuple[str, str]]:
-        out = [(graph, "".join(texts)) for graph, texts in self.pending.items()]
-        self.pending = {}
-        return out
-
-
-class _Writer:
-    """The store's writes, in submission order, on one background thread.
-
-    Parsing (in the workers, or in this process) and the store's bulk load then
-    overlap instead of taking turns: pyoxigraph releases the GIL while it loads.
-    At most ``depth`` writes wait in the queue, which bounds the memory held.
-    The first failure stops every later write and is raised in the caller's
-    thread, at its next call.
-    """
-
-    def __init__(self, depth: int = 1) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name="kg-store-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if self._error is None and not self._stop:
-                fn, args, kwargs = item
-                try:
-                    fn(*args, **kwargs)
-                except BaseException as exc:  # handed to the caller's thread
-                    self._error = exc
-
-    def submit(self, fn: Callable[..., object], *args: object, **kwargs: object) -> None:
-        self._check()
-        self._queue.put((fn, args, kwargs))
-
-    def _check(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def close(self, *, abandon: bool = False) -> None:
-        """Wait for the writes (``abandon``: only for the one running, skipping those queued)."""
-        self._stop = abandon
-        self._queue.put(None)
-        self._thread.join()
-        self._check()
-
-
 # Shared nodes this process has already handed over in the current ingest run (None: not in a run).
 # A template is printed on thousands of licences; serialising and shipping it once per process is enough,
 # since the ingest consumes results in order and so has the node before any later result of the process.
@@ -372,6 +299,9 @@ def _worker_init(parent: int) -> None:
     """
     global _sent
     _sent = set()
+    # Ctrl-C reaches the whole process group: the parent handles it (finishes the write in flight, stops the
+    # pool); a worker that raised KeyboardInterrupt too would only print a traceback per worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -406,9 +336,9 @@ def ingest(
     files = expand_paths(paths)
     written: dict[str, str] = {}
     existing = store.graph_names()
-    shared = _SharedBuffer()
+    shared = SharedNodes()
     batch: list[tuple[str, bytes]] = []
-    writer = _Writer()
+    writer = WriteQueue()
 
     def write_shared() -> None:
         for graph, nquads in shared.take():
@@ -427,7 +357,7 @@ def ingest(
         for i, prep in enumerate(_prepared(files, base, workers), 1):
             result = prep.result
             if result.graph:
-                shared.add(prep)
+                shared.add(prep.shared)
                 if result.graph in written:
                     result.reason = f"replaces the graph written from {written[result.graph]} earlier in this run"
                     result.status = "warnings"
@@ -464,8 +394,8 @@ def ingest_one(path: Path, store: Store, *, base: str = DEFAULT_DATA_BASE) -> Fi
     """Ingest a single file with the transactional replace (no batching)."""
     prep = _prepare(path, base)
     if prep.result.graph:
-        buffer = _SharedBuffer()
-        buffer.add(prep)
+        buffer = SharedNodes()
+        buffer.add(prep.shared)
         for graph, nquads in buffer.take():
             store.add_to_graph(graph, nquads)
         store.replace_graph(prep.result.graph, prep.nquads.decode("utf-8"))

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import abc
 import ctypes
+import io
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal, TypeVar
 
 import pyoxigraph as ox
 import rdflib
@@ -259,6 +260,28 @@ def plain_nquads(graph: str, nquads: str | bytes) -> bool:
                 and nquads.count(f" <{graph}> .\n".encode()) == nquads.count(b"\n"))
     return ("_:" not in nquads and nquads.endswith("\n")
             and nquads.count(f" <{graph}> .\n") == nquads.count("\n"))
+
+
+class ChunkReader(io.RawIOBase):
+    """A read-only stream over a list of byte strings, without copying them into one."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self._parts = iter(parts)
+        self._current = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._current:
+            part = next(self._parts, None)
+            if part is None:
+                return 0
+            self._current = memoryview(part)
+        n = min(len(buffer), len(self._current))
+        buffer[:n] = self._current[:n]
+        self._current = self._current[n:]
+        return n
 
 
 def triples_text(quads: Iterable[ox.Quad]) -> str:

@@ -29,7 +29,7 @@ import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar
 
 import pyoxigraph as ox
 import rdflib
@@ -38,6 +38,7 @@ from rdflib.term import Node
 from kg.errors import QueryError, StoreError, StoreLockedError, UpdateRefusedError
 from kg.store.base import (
     DEFAULT_PREFIXES,
+    ChunkReader,
     ExportFormat,
     QueryResult,
     Store,
@@ -287,7 +288,7 @@ class EmbeddedStore(Store):
         _write_durably(journal, ("#clear-default\n" if clean_default else "") + "".join(f"{g}\n" for g, _ in fresh))
         try:
             for i in range(0, len(texts), self.bulk_batch):  # streamed: a join would hold the text twice
-                self.native.bulk_load(io.BufferedReader(_Chunks(texts[i:i + self.bulk_batch]), 1 << 20),
+                self.native.bulk_load(io.BufferedReader(ChunkReader(texts[i:i + self.bulk_batch]), 1 << 20),
                                       ox.RdfFormat.N_QUADS, lenient=lenient)
             if parsed:
                 self.native.bulk_extend(parsed)
@@ -428,28 +429,6 @@ def ox_result(res: object) -> QueryResult:
 
     rows = [tuple(term(sol[i]) for i in range(n)) for sol in res]  # type: ignore[attr-defined]
     return QueryResult("select", variables=variables, rows=rows)
-
-
-class _Chunks(io.RawIOBase):
-    """A read-only stream over a list of byte strings, without copying them into one."""
-
-    def __init__(self, parts: list[bytes]) -> None:
-        self._parts = iter(parts)
-        self._current = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._current:
-            part = next(self._parts, None)
-            if part is None:
-                return 0
-            self._current = memoryview(part)
-        n = min(len(buffer), len(self._current))
-        buffer[:n] = self._current[:n]
-        self._current = self._current[n:]
-        return n
 
 
 def _has_bnodes(quads: Iterable[ox.Quad]) -> bool:
