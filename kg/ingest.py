@@ -331,7 +331,7 @@ def ingest(
     replaced one atomic transaction each; see docs/stores.md for how the bulk
     path stays crash-safe.
     """
-    check_iri(base, "base IRI", StoreError)
+    check_iri(base, "base IRI", StoreError)  # the one IRI part the mapper does not build: the loader trusts the rest
     report = IngestReport(reference_loaded=ensure_reference(store, base))
     files = expand_paths(paths)
     written: dict[str, str] = {}
@@ -347,7 +347,7 @@ def ingest(
     def flush() -> None:
         if batch:
             write_shared()
-            # the mapper's N-Quads: IRIs and language tags valid by construction (tests/test_mapping.py)
+            # the mapper's N-Quads: IRIs and language tags valid by construction (tests/test_ingest_pipeline.py)
             writer.submit(store.load_new_graphs, list(batch), validated=True)
             report.bulk_loaded += len(batch)
             batch.clear()
@@ -388,15 +388,3 @@ def ingest(
 # visit: at 10^4 new licences a compaction takes ~12 s (15 % of the ingest) and makes the portfolio
 # queries 2-5x faster (bench/results.md). Below this many new graphs it is not worth its time.
 COMPACT_AFTER = 2000
-
-
-def ingest_one(path: Path, store: Store, *, base: str = DEFAULT_DATA_BASE) -> FileResult:
-    """Ingest a single file with the transactional replace (no batching)."""
-    prep = _prepare(path, base)
-    if prep.result.graph:
-        buffer = SharedNodes()
-        buffer.add(prep.shared)
-        for graph, nquads in buffer.take():
-            store.add_to_graph(graph, nquads)
-        store.replace_graph(prep.result.graph, prep.nquads.decode("utf-8"))
-    return prep.result

@@ -68,8 +68,6 @@ _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
 
 
 def _nt_object(o: Object) -> str:
-    if o.__class__ is str:  # most objects are IRIs; an exact class test is the cheapest
-        return f"<{o}>"
     if not isinstance(o, Lit):
         return f"<{o}>"
     value = o.value

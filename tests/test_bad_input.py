@@ -12,6 +12,8 @@ documented in docs/json-format.md and docs/reliability.md.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import os
 import random
@@ -20,7 +22,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,9 +38,6 @@ SAMPLES = ROOT / "data" / "certificates"
 B1 = SAMPLES / "003_536d42bffd6cec79.txt"  # B1-20195402
 B2 = SAMPLES / "001_32a2f19ddba49f70.txt"  # B2-20210247
 KG = str(Path(sys.executable).parent / "kg")
-ROOT_USER = os.geteuid() == 0
-
-
 def text(path: Path = B1) -> str:
     return path.read_bytes().decode("utf-8-sig")
 
@@ -179,15 +178,6 @@ def test_bad_file_is_refused_with_a_reason_and_changes_nothing(case: str, sample
     assert digest(samples_store) == before
 
 
-INGEST_AND_REPORT = """
-    import json, sys
-    from kg.ingest import ingest
-    from kg.store.memory import MemoryStore
-    report = ingest(sys.argv[1:], MemoryStore())
-    print(json.dumps([[r.path, r.status, r.reason] for r in report.results]))
-"""
-
-
 def _permission_corpus(folder: Path) -> tuple[Path, Path]:
     locked = folder / "locked.txt"
     locked.write_bytes(B2.read_bytes())
@@ -206,60 +196,56 @@ def _check_permission_reasons(results: list[list], ok: str = "ok.txt") -> None:
     assert [Path(p).name for p, status, _ in results if status != "failed"] == [ok]
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+@contextlib.contextmanager
+def _file_modes_apply() -> Iterator[None]:
+    """Make chmod 000 bind this thread even as root, and threads it starts (they inherit its capabilities).
+
+    Root reads any file through CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: lowering them from the calling
+    thread's effective set (they stay permitted, so they can be raised again) makes root obey file modes
+    like any user. Lowering an effective capability needs no privilege; for other users this changes
+    nothing.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    data = (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    saved = data[0].effective
+    data[0].effective &= ~((1 << 1) | (1 << 2))  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    try:
+        yield
+    finally:
+        data[0].effective = saved
+        libc.capset(ctypes.byref(header), data)
+
+
 def test_reading_needs_permission(samples_store: EmbeddedStore, tmp_path: Path) -> None:
-    """chmod 000 on a file and on a directory: a one-line reason each, the readable file beside them is ingested."""
-    if ROOT_USER:
-        pytest.skip("running as root, where chmod 000 still reads: the same check runs in "
-                    "test_reading_needs_permission_as_root_without_permission_override")
+    """chmod 000 on a file and on a directory: a one-line reason each, the readable file beside them is ingested.
+
+    Runs as root too (CI does): the ingest thread then lacks the capabilities that let root ignore chmod.
+    """
     (tmp_path / B1.name).write_bytes(B1.read_bytes())  # its own name: the source document is recorded by name
     _, closed = _permission_corpus(tmp_path)
     try:
         before = digest(samples_store)
-        report = ingest_bounded([tmp_path], samples_store)
+        with _file_modes_apply():
+            with pytest.raises(PermissionError):  # the premise: this thread cannot read it, even as root
+                (tmp_path / "locked.txt").read_bytes()
+            report = ingest_bounded([tmp_path], samples_store)
         _check_permission_reasons([[r.path, r.status, r.reason] for r in report.results], ok=B1.name)
         assert digest(samples_store) == before  # sample 003, already in the store
     finally:
         closed.chmod(0o755)
-
-
-def _drop_permission_override() -> None:
-    """In the child, before exec: remove CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set.
-
-    Root then keeps its uid (and so can still run the venv's Python under /root) but obeys file modes like
-    any user: chmod 000 is enforced. prctl(PR_CAPBSET_DROP) needs CAP_SETPCAP, which root has.
-    """
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
-    for cap in (cap_dac_override, cap_dac_read_search):
-        if libc.prctl(pr_capbset_drop, cap, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
-@pytest.mark.skipif(not ROOT_USER, reason="only needed as root; test_reading_needs_permission ran")
-def test_reading_needs_permission_as_root_without_permission_override() -> None:
-    """As root, the same check in a child process that lost the capabilities that let root ignore chmod 000."""
-    import json
-    import shutil
-    import tempfile
-    import textwrap
-
-    folder = Path(tempfile.mkdtemp(prefix="kg-perm-"))
-    try:
-        (folder / "ok.txt").write_bytes(B1.read_bytes())
-        _permission_corpus(folder)
-        try:
-            run = subprocess.run([sys.executable, "-c", textwrap.dedent(INGEST_AND_REPORT), str(folder)], cwd=ROOT,
-                                 capture_output=True, text=True, timeout=120, preexec_fn=_drop_permission_override)
-        except (subprocess.SubprocessError, OSError) as exc:  # a container without CAP_SETPCAP
-            pytest.skip(f"cannot drop CAP_DAC_OVERRIDE here ({exc}); read failures as root are tested with "
-                        "EACCES from os.open, a FIFO, a dangling symlink and a symlink loop")
-        assert run.returncode == 0, run.stderr
-        _check_permission_reasons(json.loads(run.stdout))
-    finally:
-        (folder / "closed").chmod(0o755)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_unreadable_file_is_reported_whoever_runs_the_tests(samples_store: EmbeddedStore, tmp_path: Path,

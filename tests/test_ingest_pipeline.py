@@ -130,3 +130,11 @@ def _strict(text: str) -> None:
         for term in (q.subject, q.predicate, q.object, q.graph_name):
             if isinstance(term, ox.NamedNode):
                 check_iri(term.value)
+
+
+def test_a_base_iri_that_would_break_the_n_quads_is_refused(corpus: Path) -> None:
+    """The bulk loader trusts the mapper's IRIs; the base is the one part it takes from the caller."""
+    store = MemoryStore()
+    with pytest.raises(StoreError, match="base IRI"):
+        ingest(SAMPLES, store, base="http://example.org/a b/")
+    assert store.graph_names() == set()
