@@ -61,8 +61,8 @@ def _samples(store: Store) -> list[dict[str, object]]:
     template = variants["template"].iloc[len(variants) // 2]  # a wording printed by a few licences
     base = {"as_of": AS_OF, "days": 90, "template": template, "severity_floor": "info"}
     sets = [{**base, "number": str(numbers[i]), "business_type": bt, "region": region}
-            for i, (bt, region) in zip((0, len(numbers) // 2, -1, 7), AUTHORISED)]
-    return sets + [{**base, "number": str(numbers[3]), "business_type": "B11", "region": "广东",
+            for i, (bt, region) in zip((0, len(numbers) // 2, -1, 7), AUTHORISED, strict=True)]
+    return [*sets, {**base, "number": str(numbers[3]), "business_type": "B11", "region": "广东",
                     "severity_floor": "warning", "days": 365}]
 
 
@@ -83,7 +83,7 @@ def _multiset(spec: queries.QuerySpec, result: QueryResult) -> Counter[tuple[str
             return concatenated[variable].join(sorted(str(value).split(concatenated[variable])))
         return value.n3()  # type: ignore[attr-defined]
 
-    return Counter(tuple(cell(v, x) for v, x in zip(result.variables, row)) for row in result.rows)
+    return Counter(tuple(cell(v, x) for v, x in zip(result.variables, row, strict=True)) for row in result.rows)
 
 
 @pytest.mark.parametrize("spec", queries.list_queries(), ids=lambda s: s.name)
