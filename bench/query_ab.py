@@ -17,6 +17,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kg import api, queries  # noqa: E402
+from kg.store.base import QueryResult, Store  # noqa: E402
 from tests.test_query_engines import _multiset  # noqa: E402
 
 SAMPLES = {"business_type": "B11", "region": "广东", "as_of": "2026-11-22", "days": 90}
@@ -37,6 +39,24 @@ def _old_spec(name: str, rev: str, scratch: Path) -> queries.QuerySpec:
     return queries.load_spec(path)
 
 
+def _compare(store: Store, name: str, old: queries.QuerySpec, runs: int) -> None:
+    specs = {"old": old, "new": queries.get(name)}
+    times: dict[str, list[float]] = {"old": [], "new": []}
+    answers: dict[str, QueryResult] = {}
+    for _ in range(runs):
+        for tag, spec in specs.items():
+            bindings = queries.bindings_for(spec, {p.name: SAMPLES[p.name] for p in spec.params if p.name in SAMPLES})
+            t = time.perf_counter()
+            answers[tag] = store.query(spec.text, bindings)
+            times[tag].append(time.perf_counter() - t)
+        if max(times["old"][-1], times["new"][-1]) > 10:
+            break
+    same = _multiset(specs["old"], answers["old"]) == _multiset(specs["new"], answers["new"])
+    print(f"{name:18} rows {len(answers['new'].rows):>7}  same rows: {same}  "
+          f"old {statistics.median(times['old']):.3f} s  new {statistics.median(times['new']):.3f} s  "
+          f"({len(times['new'])} runs each)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", required=True, help="an embedded store directory (opened read-only)")
@@ -44,32 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5, help="runs of each text, alternating (fewer if one takes > 10 s)")
     ap.add_argument("names", nargs="+")
     args = ap.parse_args(argv)
-    scratch = Path(ROOT / ".query_ab")
-    scratch.mkdir(exist_ok=True)
     store = api.open_store(args.store, read_only=True)
     try:
-        for name in args.names:
-            specs = {"old": _old_spec(name, args.against, scratch), "new": queries.get(name)}
-            times: dict[str, list[float]] = {"old": [], "new": []}
-            answers = {}
-            for _ in range(args.runs):
-                for tag, spec in specs.items():
-                    bindings = queries.bindings_for(spec, {p.name: SAMPLES[p.name] for p in spec.params
-                                                           if p.name in SAMPLES})
-                    t = time.perf_counter()
-                    answers[tag] = store.query(spec.text, bindings)
-                    times[tag].append(time.perf_counter() - t)
-                if max(times["old"][-1], times["new"][-1]) > 10:
-                    break
-            same = _multiset(specs["old"], answers["old"]) == _multiset(specs["new"], answers["new"])
-            print(f"{name:18} rows {len(answers['new'].rows):>7}  same rows: {same}  "
-                  f"old {statistics.median(times['old']):.3f} s  new {statistics.median(times['new']):.3f} s  "
-                  f"({len(times['new'])} runs each)", flush=True)
+        with tempfile.TemporaryDirectory(prefix="query-ab-") as scratch:
+            for name in args.names:
+                _compare(store, name, _old_spec(name, args.against, Path(scratch)), args.runs)
     finally:
         store.close()
-        for f in scratch.glob("*.rq"):
-            f.unlink()
-        scratch.rmdir()
     return 0
 
 
