@@ -5,7 +5,8 @@ fast and rdflib still answers per row (sub-selects joined on a shared variable, 
 ``OPTIONAL { SELECT … }`` with ``FILTER(BOUND(…))`` for the required ones; docs/stores.md). Those are the
 forms where the engines' evaluation differs most, and five sample certificates are too few to show a join
 that drops or duplicates rows: 150 generated certificates with OCR damage have expired, expiring and
-renewal-due licences, websites with shared access providers, unreadable dates and findings of every rule.
+renewal-due licences, websites with shared access providers, damaged dates and the findings `kg check`
+stores for them.
 The answers of the in-memory rdflib store are compared with the embedded store's and the Oxigraph
 server's, as multisets of rows, for every query file, with parameters that give rows.
 """
