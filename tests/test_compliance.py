@@ -423,6 +423,39 @@ def test_crafted_details():
     assert {f.quotes for f in dates} == {("202年0月2月",)} and len(dates) == 2
 
 
+def _coverage(region: str, printed: str) -> Callable[[Certificate], None]:
+    def f(c: Certificate) -> None:
+        for a in c.authorisations:
+            a.coverage = [CoverageEntry(printed=printed, region=region)]
+    return f
+
+
+@pytest.mark.parametrize("case", ["other-province", "type-not-covered", "provincial-expired"])
+def test_provincial_licence_not_covered(case):
+    """Regression for the rewrite of provincial-licence-covered (counts of covered types instead of nested
+    NOT EXISTS): a provincial licence is covered only if every one of its types is authorised in its
+    province by the cross-regional licence, and only while it is in force."""
+    icp, cross = sample("京ICP证020001号"), _edit("B2-20210247", _same_holder_as_icp)
+    as_of = AS_OF
+    if case == "other-province":
+        _coverage("31", "上海市")(cross)
+    elif case == "type-not-covered":
+        _add_b2_type(icp)  # B21 besides B25; the cross-regional licence authorises B25 only
+    else:
+        as_of = icp.expiry_date.value + dt.timedelta(days=1)
+    assert fired("provincial-licence-covered", icp, cross, as_of=as_of) == []
+    if case != "provincial-expired":  # the same pair without the change is covered
+        assert fired("provincial-licence-covered", sample("京ICP证020001号"), _edit("B2-20210247", _same_holder_as_icp))
+
+
+def test_provincial_licence_covered_by_a_province_list():
+    """Coverage by the province itself (not 全国) counts, through skos:broader* on the region."""
+    cross = _edit("B2-20210247", _same_holder_as_icp)
+    _coverage("11", "北京市")(cross)
+    (covered,) = fired("provincial-licence-covered", sample("京ICP证020001号"), cross)
+    assert covered.number == "京ICP证020001号"
+
+
 def test_annual_report_window_open_in_first_quarter():
     (f,) = fired("annual-report", sample("B1-20195402"), as_of=D(2027, 2, 10))
     assert f.status == "open" and f.due_date == D(2027, 3, 31) and "open now" in f.message

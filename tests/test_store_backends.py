@@ -317,6 +317,40 @@ def test_embedded_bulk_journal_recovery(tmp_path: Path) -> None:
         assert r.quad_count() == 9
 
 
+def _big_graph(n: int, version: str) -> str:
+    gr = f"<{g('big')}>"
+    return "".join(f'<{EX}finding/{i}> <{EX}message> "finding {i} v{version}" {gr} .\n' for i in range(n))
+
+
+def test_large_new_graph_replace(store: Store) -> None:
+    """A graph over BULK_REPLACE_MIN lines that the store does not hold (a check's findings graph) takes the
+    embedded store's journalled bulk path; then a replacement takes the diff path. Same contents everywhere."""
+    from kg.store.embedded import BULK_REPLACE_MIN
+
+    n = BULK_REPLACE_MIN + 10
+    store.replace_graph(g("big"), _big_graph(n, "1"))
+    assert store.quad_count() == n and store.graph_names() == {g("big")}
+    assert col(store, f"SELECT ?m WHERE {{ <{EX}finding/7> ex:message ?m }}") == [Literal("finding 7 v1")]
+    changed = _big_graph(n - 5, "1") + f'<{EX}finding/new> <{EX}message> "added" <{g("big")}> .\n'
+    store.replace_graph(g("big"), changed)
+    assert store.graph_nquads(g("big")) == canonical_nquads(ox.parse(changed, ox.RdfFormat.N_QUADS))
+    if isinstance(store, EmbeddedStore):
+        assert not (store.path / JOURNAL_FILE).exists()
+
+
+def test_embedded_large_replace_failure_leaves_no_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing bulk load of a new large graph is rolled back: no part of it stays, the journal is gone."""
+    from kg.store.embedded import BULK_REPLACE_MIN
+
+    bad = _big_graph(BULK_REPLACE_MIN, "1") + f'<{EX}x> <{EX}y> "unterminated <{g("big")}> .\n'
+    with EmbeddedStore(tmp_path / "s") as s:
+        s.load_new_graphs(LICENCES)
+        with pytest.raises(StoreError, match="rolled back"):
+            s.replace_graph(g("big"), bad)
+        assert s.graph_names() == {g(1), g(2), g(3)} and s.quad_count() == 27
+        assert not (s.path / JOURNAL_FILE).exists()
+
+
 def test_embedded_lock_in_one_process(tmp_path: Path) -> None:
     with EmbeddedStore(tmp_path / "s") as s:
         s.replace_graphs(LICENCES)

