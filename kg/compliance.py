@@ -27,7 +27,7 @@ from rdflib.namespace import PROV, RDF, RDFS
 
 from kg.events import EVENTS, obligations_for_event
 from kg.namespaces import DEFAULT_DATA_BASE, LIC
-from kg.rdfterms import Triple, date, en, integer, plain, to_nquads, zh
+from kg.rdfterms import Triple, date, en, gc_paused, integer, plain, to_nquads, zh
 from kg.rules import SEVERITIES, Finding, Rule, findings_from_rows, run_rows
 from kg.rules import list_rules as _list_rules
 
@@ -133,15 +133,16 @@ def check(
     selected = rules if rules is not None else list_rules(kind="as-of")
     params: dict[str, object] = {"as_of": as_of, "days": expiring_days}
     findings: list[Finding] = []
-    for rule in selected:
-        rows = run_rows(rule, store, params, timeout=timeout)
-        findings.extend(findings_from_rows(rule, rows, {"as_of": as_of, "days": expiring_days}))
-    findings.sort(key=lambda f: f.sort_key())
-    result = CheckResult(as_of=as_of, findings=findings, rules=list(selected))
-    if write:
-        graph = findings_graph_iri(as_of, base)
-        store.replace_graph(graph, findings_nquads(findings, selected, as_of, base))
-        result.graph = graph
+    with gc_paused():  # hundreds of thousands of rows and findings at national scale
+        for rule in selected:
+            rows = run_rows(rule, store, params, timeout=timeout)
+            findings.extend(findings_from_rows(rule, rows, {"as_of": as_of, "days": expiring_days}))
+        findings.sort(key=lambda f: f.sort_key())
+        result = CheckResult(as_of=as_of, findings=findings, rules=list(selected))
+        if write:
+            graph = findings_graph_iri(as_of, base)
+            store.replace_graph(graph, findings_nquads(findings, selected, as_of, base))
+            result.graph = graph
     return result
 
 
@@ -163,24 +164,30 @@ def findings_nquads(findings: list[Finding], rules: list[Rule], as_of: dt.date,
         if rule.description:
             add((r, RDFS.comment, en(rule.description)))
     rule_iris = {rule.id: rule.iri(base) for rule in rules}
+    # the closed namespace checks each attribute access (1.2 s of 4 s for 37k findings): look the terms up once
+    a, finding, rule_p, severity, status = RDF.type, LIC.Finding, LIC.rule, LIC.findingSeverity, LIC.findingStatus
+    licence_p, as_of_p, message, derived = LIC.concernsLicence, LIC.asOf, LIC.findingMessage, PROV.wasDerivedFrom
+    due_by, clause_p, evidence_node = LIC.dueBy, LIC.concernsClause, LIC.evidenceNode
+    evidence_line, quoted = LIC.evidenceLine, LIC.quotedValue
+    day = date(as_of)
     for f in findings:
         node = f.iri(base)
-        add((node, RDF.type, LIC.Finding))
-        add((node, LIC.rule, rule_iris.get(f.rule_id, f"{base}rule/{f.rule_id}")))
-        add((node, LIC.findingSeverity, plain(f.severity)))
-        add((node, LIC.findingStatus, plain(f.status)))
-        add((node, LIC.concernsLicence, f.licence))
-        add((node, LIC.asOf, date(as_of)))
-        add((node, LIC.findingMessage, en(f.message)))
-        add((node, PROV.wasDerivedFrom, f.licence))
+        add((node, a, finding))
+        add((node, rule_p, rule_iris.get(f.rule_id, f"{base}rule/{f.rule_id}")))
+        add((node, severity, plain(f.severity)))
+        add((node, status, plain(f.status)))
+        add((node, licence_p, f.licence))
+        add((node, as_of_p, day))
+        add((node, message, en(f.message)))
+        add((node, derived, f.licence))
         if f.due_date is not None:
-            add((node, LIC.dueBy, date(f.due_date)))
+            add((node, due_by, date(f.due_date)))
         if f.clause:
-            add((node, LIC.concernsClause, f.clause))
+            add((node, clause_p, f.clause))
         for ev in f.evidence:
-            add((node, LIC.evidenceNode, ev))
+            add((node, evidence_node, ev))
         for line in f.lines:
-            add((node, LIC.evidenceLine, integer(line)))
+            add((node, evidence_line, integer(line)))
         for quote in f.quotes:
-            add((node, LIC.quotedValue, zh(quote)))
+            add((node, quoted, zh(quote)))
     return to_nquads(t, graph)

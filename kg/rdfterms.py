@@ -10,8 +10,10 @@ SHACL, export and the in-memory store) is done once, at the edge.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from rdflib import Dataset, Graph, Literal, URIRef
@@ -86,6 +88,20 @@ def to_nquads(triples: Iterable[Triple], graph: str) -> str:
     g = f"<{graph}>"
     lines = {f"<{s}> <{p}> {_nt_object(o)} {g} .\n" for s, p, o in triples}
     return "".join(sorted(lines))
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Suspend the cyclic garbage collector while building millions of small acyclic objects (rows, tuples,
+    lines): its passes grow with the live heap, so at 10^5 licences they cost more than the work itself
+    (the findings graph's N-Quads for 367k findings: 2.2x faster without). Collection resumes on exit."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def to_rdflib_object(o: Object) -> URIRef | Literal:

@@ -338,6 +338,30 @@ def test_large_new_graph_replace(store: Store) -> None:
         assert not (store.path / JOURNAL_FILE).exists()
 
 
+def test_embedded_replace_writes_only_what_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The text diff of replace_graph: an unchanged graph, or one written differently (explicit xsd:string,
+    other line order), writes nothing; a changed graph writes only its changed quads. (Literals Oxigraph
+    stores in canonical form, like "12.50"^^xsd:decimal, differ from the stored quad on either path.)"""
+    def text(expiry: str) -> str:
+        return "".join(line for line in licence(1, "a", expiry).splitlines(keepends=True)
+                       if "decimal" not in line and "ZH-Hans" not in line)
+
+    with EmbeddedStore(tmp_path / "s") as s:
+        s.load_new_graphs([(g(1), text("2026-12-01"))])
+        updates: list[str] = []
+        real = s._run_update
+        monkeypatch.setattr(s, "_run_update", lambda sparql: (updates.append(sparql), real(sparql)))
+        s.replace_graph(g(1), text("2026-12-01"))
+        s.replace_graph(g(1), "".join(reversed(text("2026-12-01").splitlines(keepends=True)))
+                        .replace(f"^^<{XSD_NS}string>", ""))
+        assert updates == []
+        s.replace_graph(g(1), text("2027-12-01"))
+        (update,) = updates
+        assert update.count("2026-12-01") == 1 and update.count("2027-12-01") == 1 and "B2-2024" not in update
+        assert col(s, f"SELECT ?d WHERE {{ GRAPH <{g(1)}> {{ ?l ex:validUntil ?d }} }}") == [Literal(
+            dt.date(2027, 12, 1))]
+
+
 def test_embedded_large_replace_failure_leaves_no_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failing bulk load of a new large graph is rolled back: no part of it stays, the journal is gone."""
     from kg.store.embedded import BULK_REPLACE_MIN

@@ -206,13 +206,19 @@ class EmbeddedStore(Store):
         """
         self._writable()
         g = ox.NamedNode(check_iri(graph, "graph IRI", StoreError))
-        if nquads.count("\n") >= BULK_REPLACE_MIN and plain_nquads(graph, nquads):
+        if plain_nquads(graph, nquads):
             with self._write_lock:
                 if not self.native.contains_named_graph(g):
-                    # a large graph the store does not hold yet (a check's findings): the journalled bulk path
-                    # is crash-safe too and 2.6x faster than one transaction (417k quads: 11 s vs 29 s)
-                    self._bulk([(graph, nquads)])
-                    return
+                    if nquads.count("\n") >= BULK_REPLACE_MIN:
+                        # a large graph the store does not hold yet (a check's findings): the journalled bulk
+                        # path is crash-safe too and 2.6x faster than one transaction (417k quads: 11 vs 29 s)
+                        self._bulk([(graph, nquads)])
+                        return
+                else:
+                    diff = self._text_diff(graph, g, nquads)
+                    if diff is not None:
+                        self._write_diff(graph, *diff)
+                        return
         quads = parse_graph_nquads(graph, nquads)
         with self._write_lock:
             if not quads:
@@ -224,14 +230,45 @@ class EmbeddedStore(Store):
                                  f"INSERT DATA {{ GRAPH <{graph}> {{\n{triples_text(quads)}}} }}")
                 return
             new_set, old_set = set(quads), set(old)
-            gone, added = old_set - new_set, new_set - old_set
-            parts = []
-            if gone:
-                parts.append(f"DELETE DATA {{ GRAPH <{graph}> {{\n{triples_text(gone)}}} }}")
-            if added:
-                parts.append(f"INSERT DATA {{ GRAPH <{graph}> {{\n{triples_text(added)}}} }}")
-            if parts:
-                self._run_update(" ;\n".join(parts))
+            self._write_diff(graph, old_set - new_set, new_set - old_set)
+
+    def _text_diff(self, graph: str, g: ox.NamedNode, nquads: str) -> tuple[set[ox.Quad], set[ox.Quad]] | None:
+        """(gone, added) by comparing the stored graph's N-Triples with the new text line by line.
+
+        Reading the stored graph as text is ~2x cheaper than as Python quads
+        (417k quads: 4.7 s against 8.4 s with parsing and sets), and only the
+        lines that differ are parsed; those are compared again as quads, so a
+        line that differs only in how it is written changes nothing. None
+        (use the quad path) when the stored graph has blank nodes or a new line
+        does not parse (that path reports it with its line number).
+        """
+        old_text = self.native.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=g).decode("utf-8")
+        if "_:" in old_text:
+            return None
+        suffix = f" <{graph}> .\n"
+        # a literal cannot hold a raw line break in N-Triples / N-Quads, so these split exactly at line ends
+        old_lines = set(old_text.split(" .\n"))
+        new_lines = set(nquads.split(suffix))
+        old_lines.discard("")
+        new_lines.discard("")
+        gone_lines, added_lines = old_lines - new_lines, new_lines - old_lines
+        if not gone_lines and not added_lines:
+            return set(), set()
+        try:
+            added = set(ox.parse("".join(f"{line}{suffix}" for line in added_lines), ox.RdfFormat.N_QUADS))
+        except SyntaxError:
+            return None
+        gone = set(ox.parse("".join(f"{line}{suffix}" for line in gone_lines), ox.RdfFormat.N_QUADS))
+        return gone - added, added - gone
+
+    def _write_diff(self, graph: str, gone: Iterable[ox.Quad], added: Iterable[ox.Quad]) -> None:
+        parts = []
+        if gone:
+            parts.append(f"DELETE DATA {{ GRAPH <{graph}> {{\n{triples_text(gone)}}} }}")
+        if added:
+            parts.append(f"INSERT DATA {{ GRAPH <{graph}> {{\n{triples_text(added)}}} }}")
+        if parts:
+            self._run_update(" ;\n".join(parts))
 
     def add_to_graph(self, graph: str, nquads: str) -> None:
         self._writable()
