@@ -322,13 +322,11 @@ def _big_graph(n: int, version: str) -> str:
     return "".join(f'<{EX}finding/{i}> <{EX}message> "finding {i} v{version}" {gr} .\n' for i in range(n))
 
 
-def test_large_new_graph_replace(store: Store) -> None:
-    """A graph over BULK_REPLACE_MIN lines that the store does not hold (a check's findings graph) takes the
-    embedded store's journalled bulk path; then a replacement takes the diff path. Same contents everywhere."""
-    from kg.store.embedded import BULK_REPLACE_MIN
-
-    n = BULK_REPLACE_MIN + 10
-    store.replace_graph(g("big"), _big_graph(n, "1"))
+def test_large_graph_load_then_replace(store: Store) -> None:
+    """A check's findings graph: hundreds of thousands of quads, loaded new with load_new_graphs (the embedded
+    store's journalled bulk path), then replaced (its text diff). Same contents on every back end."""
+    n = 20_000
+    store.load_new_graphs([(g("big"), _big_graph(n, "1"))], validated=True)
     assert store.quad_count() == n and store.graph_names() == {g("big")}
     assert col(store, f"SELECT ?m WHERE {{ <{EX}finding/7> ex:message ?m }}") == [Literal("finding 7 v1")]
     changed = _big_graph(n - 5, "1") + f'<{EX}finding/new> <{EX}message> "added" <{g("big")}> .\n'
@@ -362,15 +360,13 @@ def test_embedded_replace_writes_only_what_changed(tmp_path: Path, monkeypatch: 
             dt.date(2027, 12, 1))]
 
 
-def test_embedded_large_replace_failure_leaves_no_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A failing bulk load of a new large graph is rolled back: no part of it stays, the journal is gone."""
-    from kg.store.embedded import BULK_REPLACE_MIN
-
-    bad = _big_graph(BULK_REPLACE_MIN, "1") + f'<{EX}x> <{EX}y> "unterminated <{g("big")}> .\n'
+def test_embedded_failed_bulk_load_is_rolled_back(tmp_path: Path) -> None:
+    """A malformed line deep in a bulk-loaded graph: nothing of the batch stays, the journal is gone."""
+    bad = _big_graph(20_000, "1") + f'<{EX}x> <{EX}y> "unterminated <{g("big")}> .\n'
     with EmbeddedStore(tmp_path / "s") as s:
         s.load_new_graphs(LICENCES)
         with pytest.raises(StoreError, match="rolled back"):
-            s.replace_graph(g("big"), bad)
+            s.load_new_graphs([(g("big"), bad), (g(4), licence(4, "c", "2030-01-01"))], validated=True)
         assert s.graph_names() == {g(1), g(2), g(3)} and s.quad_count() == 27
         assert not (s.path / JOURNAL_FILE).exists()
 
