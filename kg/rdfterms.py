@@ -93,8 +93,8 @@ def to_nquads(triples: Iterable[Triple], graph: str) -> str:
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """Suspend the cyclic garbage collector while building millions of small acyclic objects (rows, tuples,
-    lines): its passes grow with the live heap, so at 10^5 licences they cost more than the work itself
-    (the findings graph's N-Quads for 367k findings: 2.2x faster without). Collection resumes on exit."""
+    lines): its full passes walk the whole growing heap, and at 10^5 licences they cost more than the work
+    (N-Quads of 370k findings: 19.2 s with, 8.6 s without). Collection resumes on exit."""
     enabled = gc.isenabled()
     gc.disable()
     try:
