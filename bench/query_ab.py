@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT))
 
 from kg import api, queries  # noqa: E402
 from kg.store.base import QueryResult, Store  # noqa: E402
-from tests.test_query_engines import _multiset  # noqa: E402
 
 SAMPLES = {"business_type": "B11", "region": "广东", "as_of": "2026-11-22", "days": 90}
 
@@ -51,7 +50,7 @@ def _compare(store: Store, name: str, old: queries.QuerySpec, runs: int) -> None
             times[tag].append(time.perf_counter() - t)
         if max(times["old"][-1], times["new"][-1]) > 10:
             break
-    same = _multiset(specs["old"], answers["old"]) == _multiset(specs["new"], answers["new"])
+    same = queries.comparable_rows(specs["old"], answers["old"]) == queries.comparable_rows(specs["new"], answers["new"])
     print(f"{name:18} rows {len(answers['new'].rows):>7}  same rows: {same}  "
           f"old {statistics.median(times['old']):.3f} s  new {statistics.median(times['new']):.3f} s  "
           f"({len(times['new'])} runs each)", flush=True)

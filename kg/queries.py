@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
@@ -30,6 +32,9 @@ from rdflib.term import Node
 from kg import reference
 from kg.errors import KgError
 from kg.namespaces import VOCAB
+
+if TYPE_CHECKING:
+    from kg.store.base import QueryResult
 
 QUERY_DIR = Path(__file__).resolve().parent.parent / "queries"
 PARAM_TYPES = ("date", "integer", "string", "boolean", "iri", "licence", "region", "business_type", "severity")
@@ -239,6 +244,30 @@ def bindings_for(spec: QuerySpec, values: dict[str, object]) -> dict[str, Node]:
         days = int(str(out[int_param]))
         out[target] = _date(base + dt.timedelta(days=days if op == "+" else -days))
     return out
+
+
+#: a column built by GROUP_CONCAT, and its separator
+_CONCAT = re.compile(r'separator\s*=\s*"([^"]*)"\s*\)\s*AS\s*\?(\w+)')
+
+
+def comparable_rows(spec: QuerySpec, result: QueryResult) -> Counter[tuple[str, ...]]:
+    """A query's rows as a multiset of strings that compare equal whichever engine answered.
+
+    SPARQL leaves the order of GROUP_CONCAT's values to the engine, and rdflib and Oxigraph do differ
+    ("13, 135" against "135, 13" for a finding's evidence lines), so those columns are compared as sorted
+    lists; the other cells as N-Triples terms. For checking that two stores, or two texts of one query,
+    give the same answer (tests/test_query_engines.py, bench/query_ab.py).
+    """
+    concatenated = {name: sep for sep, name in _CONCAT.findall(spec.text)}
+
+    def cell(variable: str, value: object) -> str:
+        if value is None:
+            return ""
+        if variable in concatenated:
+            return concatenated[variable].join(sorted(str(value).split(concatenated[variable])))
+        return value.n3()  # type: ignore[attr-defined]
+
+    return Counter(tuple(cell(v, x) for v, x in zip(result.variables, row, strict=True)) for row in result.rows)
 
 
 _UPDATE_WORDS = re.compile(r"\b(INSERT|DELETE|DROP|CLEAR|LOAD|CREATE|ADD|MOVE|COPY|WITH)\b", re.IGNORECASE)

@@ -18,6 +18,7 @@ braces can get through), literals are escaped as in N-Triples. A value such as
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -274,10 +275,30 @@ def inject_values(sparql: str, bindings: Mapping[str, Node]) -> str:
     group of their (sub-)select. Skipped: the CONSTRUCT template, VALUES data
     blocks, and the brace that opens a sub-select. ``CONSTRUCT WHERE {…}`` is
     rewritten to the long form first.
+
+    Where the rows go depends on the text only, so it is worked out once per
+    query text (:func:`_values_plan`): tokenising a library query took 1.5–2.5 ms,
+    a third of a point query's time on the embedded store.
     """
     if not bindings:
         return sparql
     values_block(bindings)  # checks every name and term before anything else
+    text, groups = _values_plan(sparql)
+    pieces: list[str] = []
+    last = 0
+    for pos, names in groups:
+        used = {n: bindings[n] for n in names if n in bindings}
+        if used:
+            pieces += [text[last:pos], values_block(used)]
+            last = pos
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+@functools.lru_cache(maxsize=512)
+def _values_plan(sparql: str) -> tuple[str, tuple[tuple[int, frozenset[str]], ...]]:
+    """The text to bind (``CONSTRUCT WHERE`` in its long form) and, in text order, each group's opening
+    position with the variables that belong to it (see :func:`inject_values`)."""
     toks = _tokens(sparql)
     form = next((k for k, t in enumerate(toks) if _keyword(t) in _FORMS), None)
     if form is None:
@@ -290,7 +311,7 @@ def inject_values(sparql: str, bindings: Mapping[str, Node]) -> str:
             end = _matching(toks, k + 1)
             body = sparql[toks[k + 1].end:toks[end].start]
             long_form = sparql[:toks[k].start] + "{" + body + "} WHERE {" + body + "}" + sparql[toks[end].end:]
-            return inject_values(long_form, bindings)
+            return _values_plan(long_form)
     groups: list[tuple[int, set[str]]] = []  # (where the row goes, variables that occur in the group itself)
     top: set[str] = set()  # outside every group: the projection, ORDER BY…
     stack: list[list] = []  # per open brace: ["group", index] or ["sub", own variables, first group index]
@@ -320,12 +341,7 @@ def inject_values(sparql: str, bindings: Mapping[str, Node]) -> str:
         k += 1
     if groups:
         groups[0][1].update(top)
-    out = sparql
-    for pos, names in reversed(groups):
-        used = {n: bindings[n] for n in names if n in bindings}
-        if used:
-            out = out[:pos] + values_block(used) + out[pos:]
-    return out
+    return sparql, tuple((pos, frozenset(names)) for pos, names in groups)
 
 
 def _owner(stack: list[list], groups: list[tuple[int, set[str]]], top: set[str]) -> set[str]:
