@@ -435,6 +435,9 @@ def check_command(
     store: StoreOpt = None,
     endpoint: EndpointOpt = None,
     dialect: DialectOpt = "oxigraph",
+    workers: Annotated[int | None, typer.Option("--workers", min=1, max=64,
+                                                help="Rules run at once (default: the cores, at most 4, on the "
+                                                     "embedded store; 2 on an endpoint; 1 in memory)")] = None,
 ) -> None:
     """Run the compliance rules as of a date; exit code 1 when a finding of severity error exists."""
     from kg.compliance import check
@@ -445,7 +448,7 @@ def check_command(
     def run() -> Any:
         date = _parse_date(as_of, "--as-of")
         with _store(store, endpoint, dialect, read_only=not write) as s:
-            return check(s, date, expiring_days=days, write=write)
+            return check(s, date, expiring_days=days, write=write, workers=workers)
 
     result = _guard(run)
     typer.echo(render(result.to_dataframe(), fmt, title=f"findings as of {result.as_of}"), nl=False)  # type: ignore[arg-type]

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,13 +117,16 @@ def check(
     base: str = DEFAULT_DATA_BASE,
     rules: list[Rule] | None = None,
     timeout: float | None = None,
+    workers: int | None = None,
 ) -> CheckResult:
     """Run the as-of rules on ``store`` for ``as_of``; store the findings graph unless ``write`` is False.
 
     ``expiring_days`` is the window of the "expiring" status (and the
     ``days`` parameter of any rule that declares it). The findings graph of
     ``as_of`` is replaced as a whole, so the result of a check never mixes
-    with an earlier run for the same date.
+    with an earlier run for the same date. ``workers`` rules run at once
+    (default: what the store is worth, ``Store.parallel_reads``); the
+    findings and their order do not depend on it.
     """
     if isinstance(as_of, str):  # notebooks pass "2026-11-22"
         as_of = dt.date.fromisoformat(as_of)
@@ -133,11 +138,15 @@ def check(
         raise ParameterError("days must not be negative", hint="the expiring window, e.g. --days 90")
     selected = rules if rules is not None else list_rules(kind="as-of")
     params: dict[str, object] = {"as_of": as_of, "days": expiring_days}
+    context: dict[str, object] = {"as_of": as_of, "days": expiring_days}
+
+    def evaluate(rule: Rule) -> list[Finding]:
+        return findings_from_rows(rule, run_rows(rule, store, params, timeout=timeout), context)
+
     findings: list[Finding] = []
     with gc_paused():  # hundreds of thousands of rows and findings at national scale
-        for rule in selected:
-            rows = run_rows(rule, store, params, timeout=timeout)
-            findings.extend(findings_from_rows(rule, rows, {"as_of": as_of, "days": expiring_days}))
+        for found in _each_rule(evaluate, selected, workers or getattr(store, "parallel_reads", 1)):
+            findings.extend(found)
         findings.sort(key=lambda f: f.sort_key())
         result = CheckResult(as_of=as_of, findings=findings, rules=list(selected))
         if write:
@@ -147,6 +156,21 @@ def check(
             store.load_new_graphs([(graph, findings_nquads(findings, selected, as_of, base))], validated=True)
             result.graph = graph
     return result
+
+
+def _each_rule(evaluate: Callable[[Rule], list[Finding]], rules: list[Rule], workers: int) -> Iterator[list[Finding]]:
+    """Each rule's findings, in the rules' order, from ``workers`` threads. The first error is raised once the
+    running rules have returned; the rules not started yet are not run."""
+    if workers <= 1 or len(rules) <= 1:
+        yield from map(evaluate, rules)
+        return
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(rules)), thread_name_prefix="kg-rule")
+    try:
+        futures = [pool.submit(evaluate, rule) for rule in rules]
+        for future in futures:
+            yield future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def findings_nquads(findings: list[Finding], rules: list[Rule], as_of: dt.date,

@@ -11,6 +11,7 @@ the ontology and vocabularies.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 from kg import api
 from kg.cli import app
 from kg.compliance import check, findings_graph_iri, list_rules
+from kg.errors import StoreError
 from kg.events import EVENTS, obligations_for_event
 from kg.ingest import REFERENCE_FILES, ingest, reference_nquads
 from kg.mapping import map_certificate
@@ -498,6 +500,56 @@ def test_check_pauses_the_cyclic_gc_and_restores_it(monkeypatch):
     with pytest.raises(ZeroDivisionError):
         fired("licence-valid", sample("B1-20195402"))
     assert gc.isenabled()
+
+
+def test_rules_run_side_by_side_with_the_same_findings(monkeypatch, tmp_path):
+    """On the embedded store the rules run on several threads (pyoxigraph evaluates with the GIL released);
+    the findings and their order are those of one thread."""
+    import threading
+
+    import kg.compliance as compliance
+
+    store = store_with(*(sample(n) for n in FILES), store=make_store("embedded", tmp_path, None))
+    try:
+        assert store.parallel_reads >= 1 and MemoryStore.parallel_reads == 1
+        alone = check(store, AS_OF, write=False, workers=1).findings
+        together = threading.Barrier(2, timeout=10)  # broken (an error) unless two rules are evaluated at once
+        real = compliance.run_rows
+
+        def meet(rule, *a, **k):
+            if rule.id in ("licence-valid", "annual-report"):
+                together.wait()
+            return real(rule, *a, **k)
+
+        monkeypatch.setattr(compliance, "run_rows", meet)
+        both = check(store, AS_OF, write=False, workers=2).findings
+        assert both == alone and len(alone) > 10
+    finally:
+        store.close()
+
+
+def test_a_failing_rule_stops_the_check_and_writes_nothing(monkeypatch, tmp_path):
+    import kg.compliance as compliance
+
+    store = store_with(sample("B1-20195402"), store=make_store("embedded", tmp_path, None))
+    started = []
+    real = compliance.run_rows
+
+    def fail(rule, *a, **k):
+        started.append(rule.id)
+        if rule.id == "annual-report":  # the first rule
+            raise StoreError("disk gone")
+        time.sleep(0.2)  # the others take a while, as at scale: the error arrives while they run
+        return real(rule, *a, **k)
+
+    monkeypatch.setattr(compliance, "run_rows", fail)
+    try:
+        with pytest.raises(StoreError, match="disk gone"):
+            check(store, AS_OF, workers=2)
+        assert findings_graph_iri(AS_OF) not in store.graph_names()
+        assert len(started) < len(list_rules(kind="as-of"))  # the rules not started by then were not run
+    finally:
+        store.close()
 
 
 def test_annual_report_window_open_in_first_quarter():

@@ -100,6 +100,9 @@ class Store(abc.ABC):
 
     name: ClassVar[str]
     read_only: bool = False
+    #: how many read queries are worth running at once (``kg check`` runs its rules on this many threads):
+    #: 1 unless the back end evaluates queries outside the GIL
+    parallel_reads: ClassVar[int] = 1
 
     # --- writes ---------------------------------------------------------------
     @abc.abstractmethod

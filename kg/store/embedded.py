@@ -141,6 +141,9 @@ class EmbeddedStore(Store):
     """pyoxigraph on-disk store; every query runs with the union default graph."""
 
     name: ClassVar[str] = "embedded"
+    # pyoxigraph evaluates a query with the GIL released: two rule queries on two cores ran the 10^4 rule set
+    # in 12-13 s instead of 19 s (the rows' conversion to Python stays serial)
+    parallel_reads: ClassVar[int] = max(1, min(4, os.cpu_count() or 1))
 
     def __init__(self, path: str | os.PathLike[str], read_only: bool = False, *, bulk_batch: int = 2000) -> None:
         self.path = Path(path)
