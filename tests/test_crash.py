@@ -270,13 +270,21 @@ def licence_graphs_on_disk(path: Path) -> set[str]:
         del store
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_finishes_the_write_in_flight(corpus: Path, reference: Reference, tmp_path: Path) -> None:
     """SIGINT while the first bulk batch loads: the batch completes, nothing after it is written, the journal
     is gone (a read-only opening works), every graph is whole, and the run exits 130 with its one-line hint."""
     path = tmp_path / "kg-store"
     kg = str(Path(sys.executable).parent / "kg")
+    # SIGINT's default disposition in the child, as under a terminal: a shell without job control starts a
+    # background job with SIGINT ignored, every process below it inherits that, and Python then installs no
+    # KeyboardInterrupt handler (this test failed so under `.ci/run &`; regression)
     proc = subprocess.Popen([kg, "ingest", "--store", str(path), "--workers", "2", str(corpus)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 240
         while not (path / JOURNAL_FILE).exists() and proc.poll() is None and time.monotonic() < deadline:
