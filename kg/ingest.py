@@ -338,7 +338,7 @@ def ingest(
     existing = store.graph_names()
     shared = SharedNodes()
     batch: list[tuple[str, bytes]] = []
-    writer = WriteQueue()
+    writer = WriteQueue(on_exit=store.release_thread)
 
     def write_shared() -> None:
         for graph, nquads in shared.take():

@@ -6,6 +6,7 @@ neither class knows about certificates.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -49,7 +50,8 @@ class WriteQueue:
     thread, at its next call.
     """
 
-    def __init__(self, depth: int = 1) -> None:
+    def __init__(self, depth: int = 1, on_exit: Callable[[], object] | None = None) -> None:
+        self._on_exit = on_exit  # run in the writer thread as it ends (e.g. Store.release_thread)
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._stop = False
@@ -60,6 +62,9 @@ class WriteQueue:
         while True:
             item = self._queue.get()
             if item is None:
+                if self._on_exit is not None:
+                    with contextlib.suppress(Exception):  # tidying up; the writes' outcome is already known
+                        self._on_exit()
                 return
             if self._error is None and not self._stop:
                 fn, args, kwargs = item

@@ -138,3 +138,37 @@ def test_a_base_iri_that_would_break_the_n_quads_is_refused(corpus: Path) -> Non
     with pytest.raises(StoreError, match="base IRI"):
         ingest(SAMPLES, store, base="http://example.org/a b/")
     assert store.graph_names() == set()
+
+
+def test_the_writer_thread_lets_go_of_its_store_when_it_ends() -> None:
+    """WriteQueue(on_exit=...) runs in the writer thread as it ends, after the writes and after an abandon."""
+    import threading
+
+    from kg.write_queue import WriteQueue
+
+    for abandon in (False, True):
+        seen: list[str] = []
+        writer = WriteQueue(on_exit=lambda seen=seen: seen.append(threading.current_thread().name))
+        writer.submit(seen.append, "write")
+        writer.close(abandon=abandon)
+        assert seen[-1] == "kg-store-writer" and len(seen) in (1, 2)
+
+
+@pytest.mark.server
+def test_ingest_to_an_endpoint_closes_the_writer_connection(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Regression: the ingest's writer thread talks to an endpoint over a keep-alive connection of its own;
+    when the thread ended, the garbage collector closed it ("ResourceWarning: unclosed <socket…>")."""
+    import gc
+    import warnings
+
+    from tests.conftest import make_store
+
+    store = make_store("server", tmp_path, request)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            assert len(ingest(SAMPLES, store).ingested) == 5
+            gc.collect()
+        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    finally:
+        store.close()

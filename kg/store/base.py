@@ -104,6 +104,14 @@ class Store(abc.ABC):
     #: 1 unless the back end evaluates queries outside the GIL
     parallel_reads: ClassVar[int] = 1
 
+    def release_thread(self) -> None:
+        """Let go of what the calling thread holds for this store (a remote store's keep-alive connection).
+
+        For threads that end before the store is closed, such as the ingest's writer: otherwise the
+        garbage collector closes the connection when the thread ends, with an unclosed-socket warning.
+        """
+        return None  # the local stores hold nothing per thread
+
     # --- writes ---------------------------------------------------------------
     @abc.abstractmethod
     def replace_graph(self, graph: str, nquads: str) -> None:

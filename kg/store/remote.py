@@ -390,6 +390,9 @@ class RemoteStore(Store):
         # the rows went through rdflib, which re-spells some typed literals (a zero xsd:duration as "P0D")
         return canonical_quads(quads)
 
+    def release_thread(self) -> None:
+        self._http.close()  # the calling thread's connections (they are kept per thread)
+
     def close(self) -> None:
         self._http.close()
 
