@@ -180,7 +180,7 @@ class RemoteStore(Store):
     """A SPARQL 1.1 endpoint; ``dialect`` says how to get the union default graph and where to write."""
 
     name: ClassVar[str] = "remote"
-    parallel_reads: ClassVar[int] = 2  # the server works on two queries at once; connections are per thread
+    parallel_reads: ClassVar[int] = 2  # the server works on two queries at once (each query is a request of its own)
 
     def __init__(self, endpoint: str, *, dialect: str = "oxigraph", update_endpoint: str | None = None,
                  gsp_endpoint: str | None = None, write: str = "auto", timeout: float = 60.0,
