@@ -30,6 +30,7 @@ from rdflib.namespace import XSD
 from rdflib.term import Node
 
 from kg.errors import BindingError, QueryError
+from kg.store import fastterms
 
 XSD_STRING = str(XSD.string)
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -60,16 +61,14 @@ def from_ox(term: object) -> Node | None:
     if term is None or isinstance(term, ox.DefaultGraph):
         return None
     if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
+        return fastterms.iri(term.value)
     if isinstance(term, ox.BlankNode):
         return BNode(term.value)
     if isinstance(term, ox.Literal):
-        if term.language:
-            return Literal(term.value, lang=term.language.lower())
-        datatype = term.datatype.value
-        if datatype == XSD_STRING:
-            return Literal(term.value)
-        return Literal(term.value, datatype=URIRef(datatype))
+        language = term.language
+        if language:
+            return fastterms.literal(term.value, language)
+        return fastterms.literal(term.value, None, term.datatype.value)
     raise QueryError(f"unsupported RDF term in a result: {term!r}", hint="RDF-star triples are not used here")
 
 
@@ -78,17 +77,17 @@ def from_json(binding: Mapping[str, str]) -> Node:
     kind = binding.get("type")
     value = binding.get("value", "")
     if kind == "uri":
-        return URIRef(value)
+        return fastterms.iri(value)
     if kind == "bnode":
         return BNode(value)
     if kind in ("literal", "typed-literal"):
         lang = binding.get("xml:lang")
         if lang:
-            return Literal(value, lang=lang.lower())
+            return fastterms.literal(value, lang)
         datatype = binding.get("datatype")
         if datatype and datatype not in (XSD_STRING, RDF_LANGSTRING):
-            return Literal(value, datatype=URIRef(datatype))
-        return Literal(value)
+            return fastterms.literal(value, None, datatype)
+        return fastterms.literal(value)
     raise QueryError(f"unsupported term type {kind!r} in SPARQL JSON results")
 
 
