@@ -35,8 +35,17 @@ def test_an_order_by_over_projected_variables_is_split_off(tail: str, keys: tupl
     assert ("# ORDER BY ?x in a comment" in text) == ("comment" in tail)
 
 
+def test_a_key_the_select_does_not_list_is_projected_for_the_sort_only() -> None:
+    query = "PREFIX ex: <urn:ex:>\nSELECT ?name WHERE { ?x ex:name ?name } ORDER BY ?x DESC(?name) ?x"
+    split = split_order_by(query)
+    assert split is not None and split.keys == (("x", False), ("name", True), ("x", False)) and split.hidden == ("x",)
+    assert split.text.startswith("PREFIX ex: <urn:ex:>\nSELECT ?name ?x WHERE {") and "ORDER" not in split.text
+
+
 @pytest.mark.parametrize("query", [
-    HEAD + "ORDER BY ?x",  # not projected: not in the rows
+    HEAD + "ORDER BY ?x",  # not projected, and projecting it would change the groups
+    HEAD.replace(" (COUNT(?x) AS ?count)", "") + "ORDER BY ?x",  # … or what DISTINCT keeps
+    HEAD.replace("DISTINCT ", "").replace(" (COUNT(?x) AS ?count)", "") + "GROUP BY ?name ?n ORDER BY ?x",
     HEAD + "ORDER BY ?name LIMIT 10",  # the engine must sort before it cuts
     HEAD + "ORDER BY ?name OFFSET 5",
     HEAD + "ORDER BY (STR(?name))",  # an expression
@@ -128,11 +137,15 @@ def test_the_embedded_store_returns_the_order_the_engine_would(tmp_path: Path,
             lines.append(f'<urn:ex:x{i}> <urn:ex:n> "{n}"^^<{XSD}integer> <urn:g> .')
         store.replace_graph("urn:g", "\n".join(lines) + "\n")
         query = "PREFIX ex: <urn:ex:> SELECT ?name ?n WHERE { ?x ex:name ?name ; ex:n ?n } ORDER BY ?name DESC(?n)"
-        assert split_order_by(query) is not None
-        mine = store.query(query).rows
+        hidden = "PREFIX ex: <urn:ex:> SELECT ?x WHERE { ?x ex:name ?name ; ex:n ?n } ORDER BY DESC(?n)"
+        assert split_order_by(query) is not None and split_order_by(hidden).hidden == ("n",)
+        mine, mine_hidden = store.query(query), store.query(hidden)
         monkeypatch.setattr(embedded, "split_order_by", lambda text: None)  # the engine sorts
-        assert store.query(query).rows == mine
-        assert [(str(a), int(b)) for a, b in mine] == [
+        assert store.query(query).rows == mine.rows
+        engine_hidden = store.query(hidden)
+        assert mine_hidden.variables == engine_hidden.variables == ["x"] and mine_hidden.rows == engine_hidden.rows
+        assert [(str(a), int(b)) for a, b in mine.rows] == [
             ("A公司", 7), ("北京甲网络有限公司", 10), ("北京甲网络有限公司", 1), ("深圳市乙科技有限公司", 3), ("深圳市乙科技有限公司", 2)]
+        assert [str(x) for (x,) in mine_hidden.rows] == ["urn:ex:x1", "urn:ex:x3", "urn:ex:x0", "urn:ex:x2", "urn:ex:x4"]
     finally:
         store.close()

@@ -102,12 +102,13 @@ def test_rows_come_in_the_order_of_the_query(pair: tuple[Store, Store], spec: qu
     """The embedded store applies these ORDER BY clauses to the decoded rows (kg.store.ordering): the keys
     must come in the order rdflib's engine (and the Oxigraph server's) gives them."""
     memory, oxigraph = pair
-    _, keys = split_order_by(spec.text)
+    keys = split_order_by(spec.text).keys
     for values in _samples(memory)[:2]:
         params = {p.name: values[p.name] for p in spec.params if p.name in values}
         sequences = []
         for store in (memory, oxigraph):
             result = api.run_query(spec.name, store, params)
-            columns = [result.variables.index(name) for name, _ in keys]
+            # a key the query does not project (deadlines' ?d) orders ties of the listed ones only
+            columns = [result.variables.index(name) for name, _ in keys if name in result.variables]
             sequences.append([tuple(row[i] for i in columns) for row in result.rows])
         assert sequences[1] == sequences[0], (spec.name, params)

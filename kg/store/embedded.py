@@ -48,7 +48,7 @@ from kg.store.base import (
     plain_nquads,
     triples_text,
 )
-from kg.store.ordering import OrderKey, sort_rows, split_order_by
+from kg.store.ordering import OrderSplit, sort_rows, split_order_by
 from kg.store.terms import check_iri, from_ox, inject_values, to_ox
 
 LOCK_FILE = "kg.lock"
@@ -381,7 +381,7 @@ class EmbeddedStore(Store):
             split = split_order_by(sparql)
         except QueryError:  # unbalanced braces: let the engine say what is wrong with the text
             split = None
-        text = split[0] if split else sparql
+        text = split.text if split else sparql
 
         def run() -> QueryResult:
             subs = {ox.Variable(k): to_ox(v) for k, v in bindings.items()}
@@ -483,9 +483,15 @@ def ox_result(res: object) -> QueryResult:
     return QueryResult("select", variables=variables, rows=rows)
 
 
-def _sorted(result: QueryResult, split: tuple[str, tuple[OrderKey, ...]] | None) -> QueryResult:
-    if split is not None and result.kind == "select":
-        result.rows = sort_rows(result.variables, result.rows, split[1])
+def _sorted(result: QueryResult, split: OrderSplit | None) -> QueryResult:
+    if split is None or result.kind != "select":
+        return result
+    rows = sort_rows(result.variables, result.rows, split.keys)
+    if split.hidden:  # projected for the sort only
+        keep = [i for i, name in enumerate(result.variables) if name not in split.hidden]
+        result.variables = [result.variables[i] for i in keep]
+        rows = [tuple(row[i] for i in keep) for row in rows]
+    result.rows = rows
     return result
 
 

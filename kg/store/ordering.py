@@ -36,6 +36,7 @@ import functools
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import XSD
@@ -51,15 +52,26 @@ _NUMERIC = {str(XSD[name]) for name in (
     "unsignedByte")}
 _DATE, _DATETIME, _BOOLEAN = str(XSD.date), str(XSD.dateTime), str(XSD.boolean)
 _CANONICAL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_MODIFIERS = {"GROUP", "BY", "HAVING"}
+_AGGREGATES = {"COUNT", "SUM", "MIN", "MAX", "AVG", "SAMPLE", "GROUP_CONCAT"}
+
+
+class OrderSplit(NamedTuple):
+    """A query whose final ORDER BY the caller applies: the text to run, the keys, and the key variables the
+    text projects only for the sort (their columns are dropped from the result afterwards)."""
+
+    text: str
+    keys: tuple[OrderKey, ...]
+    hidden: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=512)
-def split_order_by(sparql: str) -> tuple[str, tuple[OrderKey, ...]] | None:
+def split_order_by(sparql: str) -> OrderSplit | None:
     """The query without its final ORDER BY and that clause's keys, or ``None`` when the clause must stay.
 
-    ``None`` for anything but a SELECT whose ORDER BY is the last clause and orders by projected variables
-    only (see the module docstring); the text is otherwise unchanged, comments included.
+    ``None`` for anything but a SELECT whose ORDER BY is the last clause and orders by variables (see the
+    module docstring); the text is otherwise unchanged, comments included. A key variable the SELECT does
+    not project is added to the projection (``hidden``) where that cannot change the rows: no DISTINCT,
+    REDUCED, GROUP BY or aggregate (`deadlines` orders by the deadline's IRI, which it does not list).
     """
     toks = _tokens(sparql)
     form = next((k for k, t in enumerate(toks) if _keyword(t) in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")), None)
@@ -90,9 +102,18 @@ def split_order_by(sparql: str) -> tuple[str, tuple[OrderKey, ...]] | None:
             k += 4
         else:
             return None  # an expression, LIMIT, OFFSET, VALUES…: the engine orders
-    if not keys or any(name not in projected for name, _ in keys):
+    if not keys:
         return None
-    return sparql[:toks[start].start] + sparql[toks[-1].end:], tuple(keys)
+    text = sparql[:toks[start].start] + sparql[toks[-1].end:]
+    hidden = tuple(dict.fromkeys(name for name, _ in keys if name not in projected))
+    if hidden:
+        clause = toks[form + 1:where]
+        if any(_keyword(t) in ("DISTINCT", "REDUCED", "GROUP") or _keyword(t) in _AGGREGATES
+               for t in [*clause, *toks[_matching(toks, where) + 1:start]]):
+            return None
+        at = toks[where - 1].start if _keyword(toks[where - 1]) == "WHERE" else toks[where].start
+        text = text[:at] + " ".join("?" + name for name in hidden) + " " + text[at:]
+    return OrderSplit(text, tuple(keys), hidden)
 
 
 def _is_bracketed_var(toks: Sequence, k: int) -> bool:
