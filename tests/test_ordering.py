@@ -40,6 +40,8 @@ def test_a_key_the_select_does_not_list_is_projected_for_the_sort_only() -> None
     split = split_order_by(query)
     assert split is not None and split.keys == (("x", False), ("name", True), ("x", False)) and split.hidden == ("x",)
     assert split.text.startswith("PREFIX ex: <urn:ex:>\nSELECT ?name ?x WHERE {") and "ORDER" not in split.text
+    with_dataset = split_order_by("SELECT ?name FROM <urn:g> { ?x <urn:ex:name> ?name } ORDER BY ?x")
+    assert with_dataset.text.startswith("SELECT ?name ?x FROM <urn:g> {")
 
 
 @pytest.mark.parametrize("query", [

@@ -111,7 +111,8 @@ def split_order_by(sparql: str) -> OrderSplit | None:
         if any(_keyword(t) in ("DISTINCT", "REDUCED", "GROUP") or _keyword(t) in _AGGREGATES
                for t in [*clause, *toks[_matching(toks, where) + 1:start]]):
             return None
-        at = toks[where - 1].start if _keyword(toks[where - 1]) == "WHERE" else toks[where].start
+        # after the projection: before FROM (a dataset clause), WHERE or the group
+        at = next(t.start for t in toks[form + 1:where + 1] if _keyword(t) in ("FROM", "WHERE") or t.kind == "open")
         text = text[:at] + " ".join("?" + name for name in hidden) + " " + text[at:]
     return OrderSplit(text, tuple(keys), hidden)
 
