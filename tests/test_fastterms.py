@@ -63,3 +63,8 @@ def test_iris_and_terms_from_both_result_formats() -> None:
     assert fastterms.same_literal(from_json({"type": "typed-literal", "value": "x", "datatype": str(namespace.XSD.string)}),
                                   Literal("x"))
     assert from_json({"type": "bnode", "value": "b0"}) == BNode("b0")
+
+
+def test_an_endpoints_invalid_language_tag_is_refused_as_before() -> None:
+    with pytest.raises(ValueError):
+        from_json({"type": "literal", "value": "x", "xml:lang": "not a tag"})

@@ -375,8 +375,8 @@ class EmbeddedStore(Store):
     def _query(self, sparql: str, bindings: dict[str, Node], timeout: float | None) -> QueryResult:
         store = self.native
 
-        # Oxigraph's sort decodes terms at every comparison: a final ORDER BY over projected variables is
-        # applied to the decoded rows instead (kg.store.ordering; `licences` at 10^5: 2.6 s of 7.2 s)
+        # Oxigraph's sort decodes terms at every comparison: a final ORDER BY over variables is applied to
+        # the decoded rows instead (kg.store.ordering; `licences` at 10^5: 2.6 s of 7.2 s)
         try:
             split = split_order_by(sparql)
         except QueryError:  # unbalanced braces: let the engine say what is wrong with the text

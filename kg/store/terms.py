@@ -83,7 +83,8 @@ def from_json(binding: Mapping[str, str]) -> Node:
     if kind in ("literal", "typed-literal"):
         lang = binding.get("xml:lang")
         if lang:
-            return fastterms.literal(value, lang)
+            # an endpoint's tag is not checked by Oxigraph's parser: an invalid one goes to rdflib, which refuses it
+            return fastterms.literal(value, lang) if _LANG.fullmatch(lang) else Literal(value, lang=lang.lower())
         datatype = binding.get("datatype")
         if datatype and datatype not in (XSD_STRING, RDF_LANGSTRING):
             return fastterms.literal(value, None, datatype)
