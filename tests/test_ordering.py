@@ -141,7 +141,11 @@ def test_the_embedded_store_returns_the_order_the_engine_would(tmp_path: Path,
         query = "PREFIX ex: <urn:ex:> SELECT ?name ?n WHERE { ?x ex:name ?name ; ex:n ?n } ORDER BY ?name DESC(?n)"
         hidden = "PREFIX ex: <urn:ex:> SELECT ?x WHERE { ?x ex:name ?name ; ex:n ?n } ORDER BY DESC(?n)"
         assert split_order_by(query) is not None and split_order_by(hidden).hidden == ("n",)
+        sorted_here: list[tuple] = []
+        monkeypatch.setattr(embedded, "sort_rows",
+                            lambda *args: sorted_here.append(args[2]) or sort_rows(*args))  # the store sorts
         mine, mine_hidden = store.query(query), store.query(hidden)
+        assert sorted_here == [(("name", False), ("n", True)), (("n", True),)]
         monkeypatch.setattr(embedded, "split_order_by", lambda text: None)  # the engine sorts
         assert store.query(query).rows == mine.rows
         engine_hidden = store.query(hidden)

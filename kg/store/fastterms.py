@@ -26,15 +26,16 @@ import re
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 
-XSD_STRING = str(XSD.string)
-_DATE = str(XSD.date)
+from kg.rdfterms import XSD_DATE as _DATE
+from kg.rdfterms import XSD_STRING
+
 _INTEGER = str(XSD.integer)
 _BOOLEAN = str(XSD.boolean)
 _DATE_URI, _INTEGER_URI, _BOOLEAN_URI = URIRef(_DATE), URIRef(_INTEGER), URIRef(_BOOLEAN)
 
 # canonical lexical forms only: rdflib would rewrite "01", "+1", "-0", "2026-1-5", "1" (boolean)
 _CANONICAL_INTEGER = re.compile(r"-?[1-9][0-9]*|0")
-_CANONICAL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+CANONICAL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # no time zone, no sign (kg.store.ordering too)
 _BOOLEANS = {"true": True, "false": False}
 
 _new = str.__new__
@@ -51,7 +52,7 @@ def _fast_literal(value: str, lang: str | None = None, datatype: str | None = No
         return _make(value, lang.lower(), None, value, None)
     if datatype is None or datatype == XSD_STRING:
         return _make(value, None, None, value, None)
-    if datatype == _DATE and _CANONICAL_DATE.fullmatch(value) and value[:4] != "0000":
+    if datatype == _DATE and CANONICAL_DATE.fullmatch(value) and value[:4] != "0000":
         try:
             return _make(value, None, _DATE_URI, dt.date.fromisoformat(value), False)
         except ValueError:  # 2026-02-30: rdflib marks it ill-typed, which its constructor knows how to do

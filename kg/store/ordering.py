@@ -8,7 +8,7 @@ register, `licences` spent 2.6 of 7.2 s in `ORDER BY ?number` and `authorised`
 decoded anyway by then, and Python sorts 10^5 of them in ~0.1 s.
 
 So when the final ORDER BY of a SELECT can be applied to its rows (every key a
-projected variable, optionally in ASC()/DESC(), nothing but GROUP BY/HAVING
+variable, optionally in ASC()/DESC(), nothing but GROUP BY/HAVING
 between the WHERE group and it, no LIMIT, OFFSET or VALUES after it),
 :func:`split_order_by` gives the query without it and the keys, and
 :func:`sort_rows` sorts the rows the way SPARQL 1.1 orders them (§15.1):
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import NamedTuple
@@ -42,6 +41,8 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
+from kg.rdfterms import XSD_DATE
+from kg.store.fastterms import CANONICAL_DATE
 from kg.store.terms import _keyword, _matching, _tokens
 
 OrderKey = tuple[str, bool]  # (variable name without "?", descending)
@@ -50,8 +51,7 @@ _NUMERIC = {str(XSD[name]) for name in (
     "integer", "decimal", "float", "double", "int", "long", "short", "byte", "nonNegativeInteger",
     "positiveInteger", "nonPositiveInteger", "negativeInteger", "unsignedLong", "unsignedInt", "unsignedShort",
     "unsignedByte")}
-_DATE, _DATETIME, _BOOLEAN = str(XSD.date), str(XSD.dateTime), str(XSD.boolean)
-_CANONICAL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME, _BOOLEAN = str(XSD.dateTime), str(XSD.boolean)
 _AGGREGATES = {"COUNT", "SUM", "MIN", "MAX", "AVG", "SAMPLE", "GROUP_CONCAT"}
 
 
@@ -148,7 +148,7 @@ def term_key(term: Node | None) -> tuple:
         value = term.value  # type: ignore[union-attr]
         if value is not None and not term.ill_typed:  # type: ignore[union-attr]
             datatype = str(datatype)
-            if datatype == _DATE and type(value) is dt.date and _CANONICAL_DATE.fullmatch(term):  # type: ignore[arg-type]
+            if datatype == XSD_DATE and type(value) is dt.date and CANONICAL_DATE.fullmatch(term):  # type: ignore[arg-type]
                 return (3, 2, value)
             if datatype in _NUMERIC and type(value) in (int, float, Decimal) and value == value:  # not NaN
                 return (3, 0, value)
