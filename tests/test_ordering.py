@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rdflib import BNode, Literal, URIRef
 
+from kg.errors import QueryError
 from kg.store import embedded
 from kg.store.embedded import EmbeddedStore
 from kg.store.ordering import sort_rows, split_order_by, term_key
@@ -153,5 +155,31 @@ def test_the_embedded_store_returns_the_order_the_engine_would(tmp_path: Path,
         assert [(str(a), int(b)) for a, b in mine.rows] == [
             ("A公司", 7), ("北京甲网络有限公司", 10), ("北京甲网络有限公司", 1), ("深圳市乙科技有限公司", 3), ("深圳市乙科技有限公司", 2)]
         assert [str(x) for (x,) in mine_hidden.rows] == ["urn:ex:x1", "urn:ex:x3", "urn:ex:x0", "urn:ex:x2", "urn:ex:x4"]
+    finally:
+        store.close()
+
+
+def test_the_cyclic_gc_is_paused_while_rows_are_built_and_sorted_and_resumed_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its full passes walked the growing result again and again (websites at 10^5: 7.3 -> 6.2 s)."""
+    store = EmbeddedStore(tmp_path / "store")
+    try:
+        store.replace_graph("urn:g", "".join(f'<urn:ex:x{i}> <urn:ex:n> "{i}"^^<{XSD}integer> <urn:g> .\n'
+                                             for i in range(3)))
+        seen: list[bool] = []
+        monkeypatch.setattr(embedded, "from_ox", lambda term: seen.append(gc.isenabled()) or from_ox(term))
+        monkeypatch.setattr(embedded, "sort_rows", lambda *args: seen.append(gc.isenabled()) or sort_rows(*args))
+        assert gc.isenabled()
+        rows = store.query("SELECT ?x ?n WHERE { ?x <urn:ex:n> ?n } ORDER BY DESC(?n)").rows
+        assert [int(n) for _, n in rows] == [2, 1, 0]
+        assert seen and not any(seen) and gc.isenabled()
+
+        def broken(term: object) -> None:
+            raise ValueError("a term that cannot be converted")
+
+        monkeypatch.setattr(embedded, "from_ox", broken)
+        with pytest.raises(QueryError):
+            store.query("SELECT ?n WHERE { ?x <urn:ex:n> ?n }")
+        assert gc.isenabled()
     finally:
         store.close()

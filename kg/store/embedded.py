@@ -36,6 +36,7 @@ import rdflib
 from rdflib.term import Node
 
 from kg.errors import QueryError, StoreError, StoreLockedError, UpdateRefusedError
+from kg.rdfterms import gc_paused
 from kg.store.base import (
     DEFAULT_PREFIXES,
     ChunkReader,
@@ -479,18 +480,22 @@ def ox_result(res: object) -> QueryResult:
             seen[x] = converted = from_ox(x)
             return converted
 
-    rows = [tuple(term(sol[i]) for i in range(n)) for sol in res]  # type: ignore[attr-defined]
+    # hundreds of thousands of tuples: the cyclic GC's full passes would walk them again and again (websites
+    # at 10^5: 7.3 -> 6.2 s without them, expired 1.70 -> 1.47 s)
+    with gc_paused():
+        rows = [tuple(term(sol[i]) for i in range(n)) for sol in res]  # type: ignore[attr-defined]
     return QueryResult("select", variables=variables, rows=rows)
 
 
 def _sorted(result: QueryResult, split: OrderSplit | None) -> QueryResult:
     if split is None or result.kind != "select":
         return result
-    rows = sort_rows(result.variables, result.rows, split.keys)
-    if split.hidden:  # projected for the sort only
-        keep = [i for i, name in enumerate(result.variables) if name not in split.hidden]
-        result.variables = [result.variables[i] for i in keep]
-        rows = [tuple(row[i] for i in keep) for row in rows]
+    with gc_paused():  # a key tuple per row
+        rows = sort_rows(result.variables, result.rows, split.keys)
+        if split.hidden:  # projected for the sort only
+            keep = [i for i, name in enumerate(result.variables) if name not in split.hidden]
+            result.variables = [result.variables[i] for i in keep]
+            rows = [tuple(row[i] for i in keep) for row in rows]
     result.rows = rows
     return result
 

@@ -71,7 +71,7 @@ def split_order_by(sparql: str) -> OrderSplit | None:
     ``None`` for anything but a SELECT whose ORDER BY is the last clause and orders by variables (see the
     module docstring); the text is otherwise unchanged, comments included. A key variable the SELECT does
     not project is added to the projection (``hidden``) where that cannot change the rows: no DISTINCT,
-    REDUCED, GROUP BY or aggregate (`deadlines` orders by the deadline's IRI, which it does not list).
+    REDUCED, GROUP BY or aggregate (e.g. `ORDER BY ?d` where ?d is a deadline's IRI the SELECT does not list).
     """
     toks = _tokens(sparql)
     form = next((k for k, t in enumerate(toks) if _keyword(t) in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")), None)
