@@ -3,7 +3,8 @@
 Why: a query rewritten for speed must give the same answer, and its gain must be measured against the
 old text on the same store at the same time. Run-to-run spread on this machine is ±30 % or more
 (bench/analysis.md), so comparing a new run with an old run's table says little; this runs the old and
-the new text alternately and checks that they return the same rows (as multisets; GROUP_CONCAT cells as
+the new text alternately (each first in every other pair, since the first warms the caches for the second)
+and checks that they return the same rows (as multisets; GROUP_CONCAT cells as
 sorted lists, as in tests/test_query_engines.py).
 
     python bench/query_ab.py --store /tmp/kg-bench/store-100000 --against 820602a renewal-due authorised
@@ -42,8 +43,10 @@ def _compare(store: Store, name: str, old: queries.QuerySpec, runs: int) -> None
     specs = {"old": old, "new": queries.get(name)}
     times: dict[str, list[float]] = {"old": [], "new": []}
     answers: dict[str, QueryResult] = {}
-    for _ in range(runs):
-        for tag, spec in specs.items():
+    for run in range(runs):
+        # the first text of a pair warms the caches for the second: alternate which one goes first
+        for tag in ("old", "new") if run % 2 == 0 else ("new", "old"):
+            spec = specs[tag]
             bindings = queries.bindings_for(spec, {p.name: SAMPLES[p.name] for p in spec.params if p.name in SAMPLES})
             t = time.perf_counter()
             answers[tag] = store.query(spec.text, bindings)
