@@ -102,9 +102,12 @@ class Finding:
 
     @property
     def key(self) -> str:
-        """Identity of the finding within one as-of date: the same facts give the same IRI."""
+        """Identity of the finding within one as-of date: the same facts give the same IRI.
+
+        The message is part of it: it is made from the row's values, and two rows that differ only there are two
+        findings (three unknown business types on one authorisation: same licence, line and status)."""
         parts = [self.rule_id, self.licence, self.clause or "", "|".join(self.evidence),
-                 "|".join(map(str, self.lines)), "|".join(self.quotes), self.status]
+                 "|".join(map(str, self.lines)), "|".join(self.quotes), self.status, self.message]
         return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
     def iri(self, base: str) -> str:

@@ -11,6 +11,7 @@ the ontology and vocabularies.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from functools import cache
@@ -451,6 +452,28 @@ def test_crafted_details():
     assert covered.status == "overdue" and "B2-20210247" in covered.message
     dates = fired("dates-unreadable", sample("京B2-20240286"))
     assert {f.quotes for f in dates} == {("202年0月2月",)} and len(dates) == 2
+
+
+def _unknown_type_every_way(c: Certificate) -> None:
+    """An unknown code in each of the five places a licence refers to a business type."""
+    c.authorisations[0].business_type = "B19"
+    c.authorisations[0].limited_to = ["B18"]
+    c.authorisations[0].excludes = ["B17"]
+    first, second = c.all_clauses()[:2]
+    first.applies_to = ["B16"]
+    second.governs_business_type = "B15"
+
+
+def test_unknown_business_type_found_in_every_place_it_can_be_referred_to():
+    """Regression for the rewrite of business-type-not-in-catalogue (the distinct types of each property tested
+    against the catalogue first, then their items): each of its five branches still finds its item, with its role
+    and, for a clause, the clause's id."""
+    found = fired("business-type-not-in-catalogue", _edit("B1-20195402", _unknown_type_every_way))
+    roles = {m.group(1): m.group(2) for m in (re.search(r"business type (B1\d) \((.+?)\)", f.message) for f in found) if m}
+    assert roles == {"B19": "authorised", "B18": "仅限, limited to", "B17": "不含, excluded",
+                     "B16": "适用于, clause applies to", "B15": "clause block governs"}
+    clauses = {f.clause_id for f in found if f.clause_id}
+    assert len(found) == 5 and len(clauses) == 2
 
 
 def _coverage(region: str, printed: str) -> Callable[[Certificate], None]:
