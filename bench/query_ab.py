@@ -63,7 +63,7 @@ def _compare(store: Store, name: str, old: queries.QuerySpec, runs: int, rules: 
         if max(times["old"][-1], times["new"][-1]) > 10:
             break
     same = queries.comparable_rows(specs["old"], answers["old"]) == queries.comparable_rows(specs["new"], answers["new"])
-    print(f"{name:18} rows {len(answers['new'].rows):>7}  same rows: {same}  "
+    print(f"{name:36} rows {len(answers['new'].rows):>7}  same rows: {same}  "
           f"old {statistics.median(times['old']):.3f} s  new {statistics.median(times['new']):.3f} s  "
           f"({len(times['new'])} runs each)", flush=True)
 
