@@ -467,7 +467,8 @@ def _unknown_type_every_way(c: Certificate) -> None:
 def test_unknown_business_type_found_in_every_place_it_can_be_referred_to():
     """Regression for the rewrite of business-type-not-in-catalogue (the distinct types of each property tested
     against the catalogue first, then their items): each of its five branches still finds its item, with its role
-    and, for a clause, the clause's id."""
+    and, for a clause, the clause's id. Also the regression for findings merged by their key: the three on the
+    authorisation share licence, line and status and differ only in their message."""
     found = fired("business-type-not-in-catalogue", _edit("B1-20195402", _unknown_type_every_way))
     roles = {m.group(1): m.group(2) for m in (re.search(r"business type (B1\d) \((.+?)\)", f.message) for f in found) if m}
     assert roles == {"B19": "authorised", "B18": "仅限, limited to", "B17": "不含, excluded",

@@ -136,7 +136,6 @@ def test_deadlines(loaded):
     assert set(working["amount"]) == {10}
 
 
-
 def test_deadlines_of_a_clause_come_by_text_not_by_iri(store):
     """The order does not decode each deadline's IRI (costly at 10^5); here IRI order and text order differ."""
     g = "<urn:ex:graph>"
