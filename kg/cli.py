@@ -48,7 +48,8 @@ def _fail(err: KgError) -> None:
     raise typer.Exit(err.exit_code)
 
 
-def _guard(fn: Callable[[], T]) -> T:
+def guard(fn: Callable[[], T]) -> T:
+    """Run a command's library call; its errors become one line on stderr and the exit code of the table above."""
     try:
         return fn()
     except KgError as err:
@@ -64,7 +65,8 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(2) from None
 
 
-def _store(store: str | None, endpoint: str | None, dialect: str = "oxigraph", read_only: bool = False) -> Any:
+def cli_store(store: str | None, endpoint: str | None, dialect: str = "oxigraph", read_only: bool = False) -> Any:
+    """The store a command's --store/--endpoint options name (imports the store back ends only when needed)."""
     from kg import api
 
     if endpoint:
@@ -72,7 +74,8 @@ def _store(store: str | None, endpoint: str | None, dialect: str = "oxigraph", r
     return api.open_store(store, read_only=read_only)
 
 
-def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+def check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+    """Refuse an unknown --format before anything runs (exit 2)."""
     if fmt not in allowed:
         typer.echo(f"kg: unknown format {fmt!r} (use one of: {', '.join(allowed)})", err=True)
         raise typer.Exit(2)
@@ -88,7 +91,7 @@ def parse(
 
     from kg.parser import parse_file
 
-    _check_format(fmt, ("json", "table"))
+    check_format(fmt, ("json", "table"))
     failed = 0
     out = []
     for f in files:
@@ -146,10 +149,10 @@ def ingest(
     from kg import api
 
     def run() -> Any:
-        with _store(store, endpoint, dialect) as s:
+        with cli_store(store, endpoint, dialect) as s:
             return _with_progress(lambda progress: api.ingest(paths, s, progress=progress, workers=workers))
 
-    report = _guard(run)
+    report = guard(run)
     typer.echo(_ingest_summary(report))
     if report.failed:
         raise typer.Exit(3)
@@ -182,12 +185,32 @@ def _ingest_summary(report: Any) -> str:
     return "\n".join(lines)
 
 
+@app.command("synth")
+def synth_command(
+    count: Annotated[int, typer.Option("--count", min=0, help="How many certificates to write")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for synth_NNNNNN.txt and facts.jsonl")],
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same register (byte for byte)")] = 0,
+    damage: Annotated[float, typer.Option("--damage", min=0.0, max=1.0,
+                                          help="OCR damage rate (0: clean text)")] = 0.05,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes that generate")] = 1,
+) -> None:
+    """Write a synthetic register: certificates as OCR'd text and the facts each was made from (docs/synth.md)."""
+    import time
+
+    from kg import synth
+
+    start = time.perf_counter()
+    n = guard(lambda: synth.write(count, out, seed=seed, damage=damage, workers=workers))
+    elapsed = time.perf_counter() - start
+    typer.echo(f"{n} certificate(s) in {elapsed:.1f} s ({n / max(elapsed, 1e-9):,.0f}/s) → {out}")
+
+
 @app.command("queries")
 def list_queries() -> None:
     """List the named queries with their parameters."""
     from kg import api
 
-    for spec in _guard(api.list_queries):
+    for spec in guard(api.list_queries):
         params = ", ".join(f"{p.name}:{p.type}" + (f"={p.default}" if p.default else "") for p in spec.params)
         typer.echo(f"{spec.name:18} {spec.title}" + (f"  ({params})" if params else ""))
         if spec.description:
@@ -211,8 +234,8 @@ def query(
     from kg import api
     from kg.formatting import render
 
-    _check_format(fmt, ("table", "csv", "json"))
-    limit = _guard(lambda: api.query_timeout(timeout))
+    check_format(fmt, ("table", "csv", "json"))
+    limit = guard(lambda: api.query_timeout(timeout))
     params: dict[str, object] = {}
     for item in param or []:
         if "=" not in item:
@@ -221,20 +244,20 @@ def query(
         k, v = item.split("=", 1)
         params[k.strip()] = v
 
-    if allow_update and _guard(lambda: api.is_update_file(name)):
+    if allow_update and guard(lambda: api.is_update_file(name)):
         def write() -> None:
-            with _store(store, endpoint, dialect) as s:
+            with cli_store(store, endpoint, dialect) as s:
                 api.run_update(name, s, params)
 
-        _guard(write)
+        guard(write)
         typer.echo(f"{name}: update applied")
         return
 
     def run() -> Any:
-        with _store(store, endpoint, dialect, read_only=True) as s:
+        with cli_store(store, endpoint, dialect, read_only=True) as s:
             return api.run_query(name, s, params, timeout=limit)
 
-    result = _guard(run)
+    result = guard(run)
     if result.kind == "ask":
         typer.echo("true" if result.boolean else "false")
     elif result.kind == "graph":
@@ -250,17 +273,17 @@ def export(
     store: StoreOpt = None,
 ) -> None:
     """Export the whole store (all graphs) as TriG, N-Quads, Turtle or JSON-LD."""
-    _check_format(fmt, ("trig", "nq", "ttl", "jsonld"))
+    check_format(fmt, ("trig", "nq", "ttl", "jsonld"))
 
     def run() -> None:
-        with _store(store, None, read_only=True) as s:
+        with cli_store(store, None, read_only=True) as s:
             if out is None:
                 s.export(sys.stdout.buffer, fmt)
             else:
                 with out.open("wb") as fh:
                     s.export(fh, fmt)
 
-    _guard(run)
+    guard(run)
     if out is not None:
         typer.echo(f"wrote {out}", err=True)
 
@@ -276,10 +299,10 @@ def push(
     from kg import api
 
     def run() -> Any:
-        with _store(store, None, read_only=True) as local, _store(None, endpoint, dialect) as remote:
+        with cli_store(store, None, read_only=True) as local, cli_store(None, endpoint, dialect) as remote:
             return api.push(local, remote)
 
-    report = _guard(run)
+    report = guard(run)
     typer.echo(f"pushed {len(report.pushed)} graph(s), failed {len(report.failed)}, "
                f"not attempted {len(report.not_attempted)}")
     if not report.ok:
@@ -312,7 +335,7 @@ def serve(
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, stop)
-    server = _guard(lambda: api.serve(store, host=host, port=port, allow_updates=allow_updates))
+    server = guard(lambda: api.serve(store, host=host, port=port, allow_updates=allow_updates))
     with server:
         try:
             mode = "read-write" if allow_updates else "read-only"
@@ -327,20 +350,18 @@ def serve(
 def run_main(
     certificates: Annotated[list[str] | None, typer.Argument(help="Certificates (default: the samples)")] = None,
     store: StoreOpt = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date (default: today)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD (default: today)")] = None,
     out: Annotated[Path, typer.Option("--out", help="Report file")] = Path("out/report.html"),
 ) -> None:
     """The main job: ingest, print a summary and the licences, check compliance, write the report."""
-    import datetime as dt
-
     from kg import api, compliance, report
     from kg.formatting import render
 
-    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     paths = certificates or [str(Path(__file__).resolve().parent.parent / "data" / "certificates")]
 
     def run() -> Any:
-        with _store(store, None) as s:
+        day = parse_date(as_of, "--as-of")  # before the store opens: a bad date changes nothing
+        with cli_store(store, None) as s:
             ingest_report = _with_progress(lambda progress: api.ingest(paths, s, progress=progress))
             typer.echo(_ingest_summary(ingest_report))
             typer.echo(render(api.run_query("licences", s).to_dataframe(), "table", title="licences"), nl=False)
@@ -351,52 +372,13 @@ def run_main(
             path = report.write_report(s, day, out)
             return ingest_report, path
 
-    ingest_report, path = _guard(run)
+    ingest_report, path = guard(run)
     typer.echo(f"report written to {path.resolve()}")
     if ingest_report.failed:
         raise typer.Exit(3)
 
 
-@app.command("report")
-def report_cmd(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date (default: today)")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file")] = Path("out/report.html"),
-    fmt: Annotated[str, typer.Option("--format", "-f", help="html or md")] = "html",
-    store: StoreOpt = None,
-    endpoint: EndpointOpt = None,
-    dialect: DialectOpt = "oxigraph",
-) -> None:
-    """Write the analyst report (self-contained HTML, or Markdown) for a reference date."""
-    import datetime as dt
-
-    from kg import report
-
-    _check_format(fmt, ("html", "md"))
-
-    def run() -> Path:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
-        with _store(store, endpoint, dialect) as s:
-            return report.write_report(s, day, out, fmt)  # type: ignore[arg-type]
-
-    try:
-        path = _guard(run)
-    except ValueError as exc:
-        typer.echo(f"kg: --as-of: {exc} (use YYYY-MM-DD)", err=True)
-        raise typer.Exit(5) from None
-    typer.echo(f"report written to {path.resolve()}")
-
-
-def main() -> None:
-    """Console-script entry point."""
-    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    app()
-
-
-
-# --- compliance commands (kg rules, kg check, kg obligations; library: kg/compliance.py, kg/events.py)
-
-
-def _parse_date(value: str | None, option: str) -> Any:
+def parse_date(value: str | None, option: str) -> Any:
     """A YYYY-MM-DD option (or "today") as a date; a bad value is a parameter error (exit 5)."""
     import datetime as dt
 
@@ -410,82 +392,14 @@ def _parse_date(value: str | None, option: str) -> Any:
         raise ParameterError(f"{option} {value!r}: expected a date YYYY-MM-DD") from exc
 
 
-@app.command("rules")
-def list_rules_command(fmt: FormatOpt = "table") -> None:
-    """List the compliance rules (queries/rules/*.rq): id, severity, kind, titles and what each rests on."""
-    import pandas as pd
-
-    from kg.compliance import list_rules
-    from kg.formatting import render
-
-    _check_format(fmt, ("table", "csv", "json"))
-    rules = _guard(list_rules)
-    df = pd.DataFrame([{"id": r.id, "severity": r.severity, "kind": r.kind, "title_en": r.title_en,
-                        "title_zh": r.title_zh, "rests_on": r.rests_on} for r in rules])
-    typer.echo(render(df, fmt, title="compliance rules"), nl=False)  # type: ignore[arg-type]
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app()
 
 
-@app.command("check")
-def check_command(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD (default: today)")] = None,
-    days: Annotated[int, typer.Option("--days", help="Window of the 'expiring' status, in days")] = 90,
-    fmt: FormatOpt = "table",
-    write: Annotated[bool, typer.Option("--write/--no-write",
-                                        help="Store the findings graph <…/graph/findings/DATE> (default)")] = True,
-    store: StoreOpt = None,
-    endpoint: EndpointOpt = None,
-    dialect: DialectOpt = "oxigraph",
-    workers: Annotated[int | None, typer.Option("--workers", min=1, max=64,
-                                                help="Rules run at once (default: the cores, at most 4, on the "
-                                                     "embedded store; 2 on an endpoint; 1 in memory)")] = None,
-) -> None:
-    """Run the compliance rules as of a date; exit code 1 when a finding of severity error exists."""
-    from kg.compliance import check
-    from kg.formatting import render
-
-    _check_format(fmt, ("table", "csv", "json"))
-
-    def run() -> Any:
-        date = _parse_date(as_of, "--as-of")
-        with _store(store, endpoint, dialect, read_only=not write) as s:
-            return check(s, date, expiring_days=days, write=write, workers=workers)
-
-    result = _guard(run)
-    typer.echo(render(result.to_dataframe(), fmt, title=f"findings as of {result.as_of}"), nl=False)  # type: ignore[arg-type]
-    counts = result.counts()
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
-    typer.echo(f"kg check {result.as_of}: {summary}" + (f"; written to <{result.graph}>" if result.graph else ""),
-               err=True)
-    if result.has_errors:
-        raise typer.Exit(1)
-
-
-@app.command("obligations")
-def obligations_command(
-    event: Annotated[str, typer.Option("--event", help="shareholder-change, office-change, cross-regional-licence, "
-                                                       "security-assessment or illegal-information")],
-    date: Annotated[str, typer.Option("--date", help="Date of the event, YYYY-MM-DD")],
-    number: Annotated[str | None, typer.Option("--number", help="Only this licence (number as printed)")] = None,
-    fmt: FormatOpt = "table",
-    store: StoreOpt = None,
-    endpoint: EndpointOpt = None,
-    dialect: DialectOpt = "oxigraph",
-) -> None:
-    """What an event obliges each licence holder to do, and by when (working days use the holiday calendar)."""
-    from kg.events import get_event, obligations_for_event
-    from kg.formatting import render
-
-    _check_format(fmt, ("table", "csv", "json"))
-
-    def run() -> Any:
-        ev = get_event(event)
-        when = _parse_date(date, "--date")
-        with _store(store, endpoint, dialect, read_only=True) as s:
-            return obligations_for_event(s, ev, when, number)
-
-    df = _guard(run)
-    typer.echo(render(df, fmt, title=f"obligations after {event} on {date}"), nl=False)  # type: ignore[arg-type]
-
+# the compliance and report commands register themselves on `app` (kept apart to keep this module small)
+from kg import cli_compliance  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

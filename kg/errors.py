@@ -89,3 +89,8 @@ class QueryTimeoutError(EndpointError):
 
 class MultipleCertificatesError(NotACertificateError):
     """Two different certificates concatenated in one input: rejected with a reason, never merged."""
+
+
+class SynthOutputError(KgError):
+    """``kg synth`` was pointed at a directory holding certificates it would not overwrite: an ingest of the
+    directory would read them beside the new register, and ``facts.jsonl`` would no longer describe it."""

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from kg import reference
+from kg.errors import SynthOutputError
 from kg.synth_clauses import COMMON_DEADLINES as _DEADLINES
 from kg.synth_clauses import PREAMBLE, AuthPrint, Para, Plan, SitePrint, build_clauses
 from kg.synth_text import render
@@ -364,6 +365,10 @@ def write(count: int, out_dir: str | Path, seed: int = 0, damage: float = 0.05, 
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    stale = sorted(p.name for p in out.glob("*.txt") if not _is_written_by(p.name, count))
+    if stale:
+        raise SynthOutputError(f"holds {len(stale)} other certificate file(s), e.g. {stale[0]}", file=str(out),
+                               hint="use an empty directory, or the count of the register written there")
     _tables()  # load the reference once, before any fork
     jobs = ((a, min(a + CHUNK, count), seed, damage, str(out)) for a in range(0, count, CHUNK))
     with open(out / "facts.jsonl", "w", encoding="utf-8") as facts:
@@ -375,6 +380,12 @@ def write(count: int, out_dir: str | Path, seed: int = 0, damage: float = 0.05, 
                 for lines in pool.imap(_write_chunk, jobs):
                     facts.write(lines)
     return count
+
+
+def _is_written_by(name: str, count: int) -> bool:
+    """Whether ``name`` is one of the files ``write(count, …)`` writes (re-writing a register in place is fine)."""
+    stem = name.removeprefix("synth_").removesuffix(".txt")
+    return stem.isdigit() and int(stem) < count and name == f"synth_{int(stem):06d}.txt"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,12 +7,13 @@ real Oxigraph-server store in turn; every assertion below runs on all three.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 from rdflib import RDF
 
-from kg import api, queries
+from kg import api, compliance, queries
 from kg.ingest import ingest
 from kg.namespaces import LIC, SCHEMA
 
@@ -128,12 +129,35 @@ def test_deadlines(loaded):
     icp = df[df["number"] == "京ICP证020001号"]
     renewal = icp[(icp["clause_id"] == "12") & (icp["relation"] == "before")]
     assert set(renewal["due_date"]) == {dt.date(2026, 9, 29)}
-    keys = list(zip(df["number"], df["clause_id"], df["text"], strict=True))
+    keys = [(n, printed_order(c), t) for n, c, t in zip(df["number"], df["clause_id"], df["text"], strict=True)]
     assert keys == sorted(keys)
     annual = df[df["recurrence"] == "annual"]
     assert set(annual["window"]) == {"Q1"} and len(annual) == 5
     working = df[df["unit"] == "working_day"]
     assert set(working["amount"]) == {10}
+
+
+def printed_order(clause_id: str) -> tuple[object, ...]:
+    """15.2 before 15.10, 9 before 11: the numbers in a clause id compared as numbers."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", clause_id) if p)
+
+
+def test_clause_ids_are_listed_in_printed_order(loaded):
+    """Regression: clause ids were ordered as strings ("11" before "9", "17.9" before "9")."""
+    deadlines = rows(loaded, "deadlines")
+    b1 = list(dict.fromkeys(deadlines[deadlines["number"] == "B1-20195402"]["clause_id"]))
+    assert b1 == ["9", "11", "12", "13", "14", "15.7", "16.8", "17.9"]
+    positions = list(dict.fromkeys(rows(loaded, "clause-variants")["clause_id"]))
+    assert positions == sorted(positions, key=printed_order) and positions != sorted(positions)
+
+
+def test_findings_come_in_the_order_kg_check_lists_them(loaded):
+    """The stored findings read back by `findings` in kg check's order (severity, licence, rule, clause, message)."""
+    result = compliance.check(loaded, dt.date.fromisoformat(AS_OF))
+    df = rows(loaded, "findings", as_of=AS_OF, severity_floor="info")
+    listed = [(n, r, c if isinstance(c, str) else None, m)
+              for n, r, c, m in zip(df["number"], df["rule_id"], df["clause_id"], df["message"], strict=True)]
+    assert listed == [(f.number, f.rule_id, f.clause_id, f.message) for f in result.findings]
 
 
 def test_deadlines_of_a_clause_come_by_text_not_by_iri(store):

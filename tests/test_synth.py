@@ -101,6 +101,37 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert (tmp_path / "synth_000002.txt").read_text(encoding="utf-8") == certificate(2, seed=2, damage=0).text
 
 
+def test_kg_synth_command(tmp_path: Path) -> None:
+    """``kg synth --count N --out DIR --seed S`` (the issue's command) writes what the library writes."""
+    from typer.testing import CliRunner
+
+    from kg.cli import app
+
+    out = tmp_path / "reg"
+    args = ["synth", "--count", "3", "--out", str(out), "--seed", "2", "--damage", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 certificate(s)" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["facts.jsonl"] + [f"synth_{i:06d}.txt" for i in range(3)]
+    assert (out / "synth_000001.txt").read_text(encoding="utf-8") == certificate(1, seed=2, damage=0).text
+    assert CliRunner().invoke(app, args).exit_code == 0  # the same register again, in place
+
+
+@pytest.mark.parametrize("leftover", ["synth_000002.txt", "notes.txt"])
+def test_kg_synth_refuses_a_directory_with_other_certificates(tmp_path: Path, leftover: str) -> None:
+    """A smaller register written over a larger one would leave its tail to be ingested with it, and facts.jsonl
+    would not describe the directory: refused (exit 2, one line), and nothing is written."""
+    from typer.testing import CliRunner
+
+    from kg.cli import app
+
+    (tmp_path / leftover).write_text("an earlier file", encoding="utf-8")
+    result = CliRunner().invoke(app, ["synth", "--count", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert leftover in result.output and result.output.count("\n") == 1
+    assert [p.name for p in tmp_path.iterdir()] == [leftover]
+
+
 # -- facts ------------------------------------------------------------------
 
 def test_facts_have_the_gold_keys(register: list[synth.SynthCertificate]) -> None:

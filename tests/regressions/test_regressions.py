@@ -243,6 +243,21 @@ def test_export_to_a_directory_crashed(tmp_path: Path) -> None:
     assert "Is a directory" in result.output and result.output.count("\n") == 1
 
 
+@pytest.mark.parametrize("as_of", ["2026-13-01", "nope"])
+def test_run_with_a_bad_as_of_crashed(tmp_path: Path, as_of: str) -> None:
+    """``kg run --as-of 2026-13-01`` (the one command the fuzzer does not run): a ValueError traceback after the
+    samples were ingested; now one line and exit 5 (a parameter error) before the store is opened."""
+    from typer.testing import CliRunner
+
+    from kg.cli import app
+
+    store = tmp_path / "kg-store"
+    result = CliRunner().invoke(app, ["run", "--as-of", as_of, "--store", str(store), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 5 and isinstance(result.exception, SystemExit)
+    assert "--as-of" in result.output and result.output.count("\n") == 1
+    assert not store.exists()
+
+
 def test_path_with_a_nul_byte_crashed_the_ingest() -> None:
     """Found by the CLI fuzzer (``ingest '\\x00'``; only the library can be given one): ValueError from stat()."""
     report = ingest(["bad\x00name.txt"], MemoryStore())
