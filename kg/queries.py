@@ -286,17 +286,17 @@ def is_update(sparql: str) -> bool:
     keyword and does not parse as a query but does parse as an update (rdflib)
     is an update too. A malformed query is not an update: the engine reports it.
     """
-    from kg.store.terms import _UPDATES, _keyword, _tokens
+    from kg.store.sparql_text import UPDATE_KEYWORDS, keyword, tokens
 
     depth, expect_operation = 0, True
-    for tok in _tokens(sparql):
+    for tok in tokens(sparql):
         if tok.kind in ("open", "close"):
             depth += 1 if tok.kind == "open" else -1
             expect_operation = False
             continue
         if expect_operation:
-            kw = _keyword(tok)
-            if kw in _UPDATES:
+            kw = keyword(tok)
+            if kw in UPDATE_KEYWORDS:
                 return True
             if kw in ("PREFIX", "BASE") or tok.kind == "iri" or (tok.kind == "word" and ":" in tok.text):
                 continue  # the prologue

@@ -43,7 +43,7 @@ from rdflib.term import Node
 
 from kg.rdfterms import XSD_DATE
 from kg.store.fastterms import CANONICAL_DATE
-from kg.store.terms import _keyword, _matching, _tokens
+from kg.store.sparql_text import keyword, matching, tokens
 
 OrderKey = tuple[str, bool]  # (variable name without "?", descending)
 
@@ -73,9 +73,9 @@ def split_order_by(sparql: str) -> OrderSplit | None:
     not project is added to the projection (``hidden``) where that cannot change the rows: no DISTINCT,
     REDUCED, GROUP BY or aggregate (e.g. `ORDER BY ?d` where ?d is a deadline's IRI the SELECT does not list).
     """
-    toks = _tokens(sparql)
-    form = next((k for k, t in enumerate(toks) if _keyword(t) in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")), None)
-    if form is None or _keyword(toks[form]) != "SELECT":
+    toks = tokens(sparql)
+    form = next((k for k, t in enumerate(toks) if keyword(t) in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")), None)
+    if form is None or keyword(toks[form]) != "SELECT":
         return None
     where = next((k for k in range(form + 1, len(toks)) if toks[k].kind == "open"), None)
     if where is None:
@@ -83,12 +83,12 @@ def split_order_by(sparql: str) -> OrderSplit | None:
     projected = _projection(toks[form + 1:where])
     if projected is None:
         return None
-    k = _matching(toks, where) + 1
-    while k < len(toks) and _keyword(toks[k]) != "ORDER":
+    k = matching(toks, where) + 1
+    while k < len(toks) and keyword(toks[k]) != "ORDER":
         if toks[k].kind == "open":  # a HAVING (…) group would be 'other' tokens; braces here are a VALUES block
             return None
         k += 1
-    if k + 1 >= len(toks) or _keyword(toks[k + 1]) != "BY":
+    if k + 1 >= len(toks) or keyword(toks[k + 1]) != "BY":
         return None
     start, k = k, k + 2
     keys: list[OrderKey] = []
@@ -97,8 +97,8 @@ def split_order_by(sparql: str) -> OrderSplit | None:
         if tok.kind == "var":
             keys.append((tok.text[1:], False))
             k += 1
-        elif _keyword(tok) in ("ASC", "DESC") and _is_bracketed_var(toks, k + 1):
-            keys.append((toks[k + 2].text[1:], _keyword(tok) == "DESC"))
+        elif keyword(tok) in ("ASC", "DESC") and _is_bracketed_var(toks, k + 1):
+            keys.append((toks[k + 2].text[1:], keyword(tok) == "DESC"))
             k += 4
         else:
             return None  # an expression, LIMIT, OFFSET, VALUES…: the engine orders
@@ -108,11 +108,11 @@ def split_order_by(sparql: str) -> OrderSplit | None:
     hidden = tuple(dict.fromkeys(name for name, _ in keys if name not in projected))
     if hidden:
         clause = toks[form + 1:where]
-        if any(_keyword(t) in ("DISTINCT", "REDUCED", "GROUP") or _keyword(t) in _AGGREGATES
-               for t in [*clause, *toks[_matching(toks, where) + 1:start]]):
+        if any(keyword(t) in ("DISTINCT", "REDUCED", "GROUP") or keyword(t) in _AGGREGATES
+               for t in [*clause, *toks[matching(toks, where) + 1:start]]):
             return None
         # after the projection: before FROM (a dataset clause), WHERE or the group
-        at = next(t.start for t in toks[form + 1:where + 1] if _keyword(t) in ("FROM", "WHERE") or t.kind == "open")
+        at = next(t.start for t in toks[form + 1:where + 1] if keyword(t) in ("FROM", "WHERE") or t.kind == "open")
         text = text[:at] + " ".join("?" + name for name in hidden) + " " + text[at:]
     return OrderSplit(text, tuple(keys), hidden)
 
@@ -132,7 +132,7 @@ def _projection(toks: Sequence) -> set[str] | None:
             depth += 1
         elif tok.text == ")":
             depth -= 1
-        elif tok.kind == "var" and (depth == 0 or (i > 0 and _keyword(toks[i - 1]) == "AS")):
+        elif tok.kind == "var" and (depth == 0 or (i > 0 and keyword(toks[i - 1]) == "AS")):
             names.add(tok.text[1:])
     return names
 

@@ -22,7 +22,6 @@ import functools
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import NamedTuple
 
 import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
@@ -31,6 +30,7 @@ from rdflib.term import Node
 
 from kg.errors import BindingError, QueryError
 from kg.store import fastterms
+from kg.store.sparql_text import UPDATE_KEYWORDS, keyword, matching, tokens
 
 XSD_STRING = str(XSD.string)
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -197,60 +197,18 @@ def sparql_term(term: Node) -> str:
 
 # --- SPARQL text: query form and VALUES injection ---------------------------------
 
-_TOKEN = re.compile(
-    r"""(?P<ws>\s+)
-      |(?P<comment>\#[^\n]*)
-      |(?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-      |(?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''
-                 |"(?:[^"\\\n\r]|\\.)*"|'(?:[^'\\\n\r]|\\.)*')
-      |(?P<var>[?$]\w+)
-      |(?P<word>[A-Za-z_][\w\-.]*(?::[^\s{}()\[\],;]*)?|:[^\s{}()\[\],;]*)
-      |(?P<open>\{)|(?P<close>\})
-      |(?P<other>.)""",
-    re.X | re.S,
-)
 _FORMS = {"SELECT": "select", "ASK": "ask", "CONSTRUCT": "construct", "DESCRIBE": "describe"}
-_UPDATES = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
-
-
-class _Tok(NamedTuple):
-    kind: str
-    text: str
-    start: int
-    end: int
-
-
-def _tokens(sparql: str) -> list[_Tok]:
-    out = []
-    for m in _TOKEN.finditer(sparql):
-        kind = m.lastgroup or "other"
-        if kind not in ("ws", "comment"):
-            out.append(_Tok(kind, m.group(), m.start(), m.end()))
-    return out
-
-
-def _keyword(tok: _Tok) -> str:
-    return tok.text.upper() if tok.kind == "word" and ":" not in tok.text else ""
 
 
 def query_kind(sparql: str) -> str:
     """``select``, ``ask``, ``construct``, ``describe`` or ``update``, read from the text (comments skipped)."""
-    for tok in _tokens(sparql):
-        kw = _keyword(tok)
+    for tok in tokens(sparql):
+        kw = keyword(tok)
         if kw in _FORMS:
             return _FORMS[kw]
-        if kw in _UPDATES:
+        if kw in UPDATE_KEYWORDS:
             return "update"
     raise QueryError("not a SPARQL query: no SELECT, ASK, CONSTRUCT or DESCRIBE found")
-
-
-def _matching(toks: list[_Tok], i: int) -> int:
-    depth = 0
-    for k in range(i, len(toks)):
-        depth += (toks[k].kind == "open") - (toks[k].kind == "close")
-        if depth == 0:
-            return k
-    raise QueryError("unbalanced braces in the SPARQL query")
 
 
 def values_block(bindings: Mapping[str, Node]) -> str:
@@ -299,16 +257,16 @@ def inject_values(sparql: str, bindings: Mapping[str, Node]) -> str:
 def _values_plan(sparql: str) -> tuple[str, tuple[tuple[int, frozenset[str]], ...]]:
     """The text to bind (``CONSTRUCT WHERE`` in its long form) and, in text order, each group's opening
     position with the variables that belong to it (see :func:`inject_values`)."""
-    toks = _tokens(sparql)
-    form = next((k for k, t in enumerate(toks) if _keyword(t) in _FORMS), None)
+    toks = tokens(sparql)
+    form = next((k for k, t in enumerate(toks) if keyword(t) in _FORMS), None)
     if form is None:
         raise QueryError("not a SPARQL query: no SELECT, ASK, CONSTRUCT or DESCRIBE found")
     k = form + 1
-    if _keyword(toks[form]) == "CONSTRUCT" and k < len(toks):
+    if keyword(toks[form]) == "CONSTRUCT" and k < len(toks):
         if toks[k].kind == "open":
-            k = _matching(toks, k) + 1
-        elif _keyword(toks[k]) == "WHERE" and k + 1 < len(toks) and toks[k + 1].kind == "open":
-            end = _matching(toks, k + 1)
+            k = matching(toks, k) + 1
+        elif keyword(toks[k]) == "WHERE" and k + 1 < len(toks) and toks[k + 1].kind == "open":
+            end = matching(toks, k + 1)
             body = sparql[toks[k + 1].end:toks[end].start]
             long_form = sparql[:toks[k].start] + "{" + body + "} WHERE {" + body + "}" + sparql[toks[end].end:]
             return _values_plan(long_form)
@@ -317,13 +275,13 @@ def _values_plan(sparql: str) -> tuple[str, tuple[tuple[int, frozenset[str]], ..
     stack: list[list] = []  # per open brace: ["group", index] or ["sub", own variables, first group index]
     while k < len(toks):
         tok = toks[k]
-        if _keyword(tok) == "VALUES":
+        if keyword(tok) == "VALUES":
             while k < len(toks) and toks[k].kind != "open":
                 k += 1
-            k = _matching(toks, k) + 1 if k < len(toks) else k
+            k = matching(toks, k) + 1 if k < len(toks) else k
             continue
         if tok.kind == "open":
-            if k + 1 < len(toks) and _keyword(toks[k + 1]) == "SELECT":
+            if k + 1 < len(toks) and keyword(toks[k + 1]) == "SELECT":
                 stack.append(["sub", set(), None])
             else:
                 groups.append((tok.end, set()))
