@@ -151,6 +151,21 @@ def test_clause_ids_are_listed_in_printed_order(loaded):
     assert positions == sorted(positions, key=printed_order) and positions != sorted(positions)
 
 
+def test_every_query_sorting_clause_ids_uses_the_same_printed_order_key():
+    """SPARQL has no functions: the key is written out in each query, and must not drift between them."""
+    key = ('COALESCE(xsd:integer(REPLACE(?clause_id, "^([0-9]+).*$", "$1")), -1) * 1000 + '
+           'COALESCE(xsd:integer(REPLACE(STRAFTER(?clause_id, "."), "^([0-9]+).*$", "$1")), -1)')
+    checked = set()
+    for path in sorted((ROOT / "queries").glob("*.rq")):
+        text = " ".join(line.split("#")[0] for line in path.read_text(encoding="utf-8").splitlines())
+        order_by = " ".join(text.split("ORDER BY")[-1].split()) if "ORDER BY" in text else ""
+        # obligations orders by line first; wording-licences lists one clause position
+        if "?clause_id" in order_by and path.stem not in ("obligations", "wording-licences"):
+            assert key in " ".join(text.split()).replace("( ", "(").replace(" )", ")"), path.name
+            checked.add(path.stem)
+    assert checked == {"clause-variants", "deadlines", "findings"}
+
+
 def test_findings_come_in_the_order_kg_check_lists_them(loaded):
     """The stored findings read back by `findings` in kg check's order (severity, licence, rule, clause, message)."""
     result = compliance.check(loaded, dt.date.fromisoformat(AS_OF))
