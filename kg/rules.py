@@ -115,7 +115,7 @@ class Finding:
         return f"{base}finding/{day}_{self.rule_id}_{self.key}"
 
     def sort_key(self) -> tuple[int, str, str, tuple[object, ...], str]:
-        return (SEVERITY_ORDER.get(self.severity, 9), self.number, self.rule_id, _natural(self.clause_id or ""),
+        return (SEVERITY_ORDER.get(self.severity, 9), self.number, self.rule_id, natural_key(self.clause_id or ""),
                 self.message)
 
 
@@ -167,8 +167,8 @@ def get_rule(rule_id: str, directory: Path = RULES_DIR) -> Rule:
     return load_rule(path)
 
 
-def _natural(text: str) -> tuple[object, ...]:
-    """Sort key that puts 15.2 before 15.10."""
+def natural_key(text: str) -> tuple[object, ...]:
+    """Sort key that puts 15.2 before 15.10 and 9 before 11 (clause ids in their printed order)."""
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
 
 
@@ -334,7 +334,7 @@ def _auth_line_text(values: dict[str, Any], context: dict[str, Any]) -> dict[str
 def _sort_lists(values: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     for name in ("items", "other_codes", "authorised_codes"):
         if isinstance(values.get(name), str):
-            parts = sorted({p.strip() for p in values[name].split(",") if p.strip()}, key=_natural)
+            parts = sorted({p.strip() for p in values[name].split(",") if p.strip()}, key=natural_key)
             values[name] = ", ".join(parts)
     return values
 

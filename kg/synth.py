@@ -386,26 +386,3 @@ def _is_written_by(name: str, count: int) -> bool:
     """Whether ``name`` is one of the files ``write(count, …)`` writes (re-writing a register in place is fine)."""
     stem = name.removeprefix("synth_").removesuffix(".txt")
     return stem.isdigit() and int(stem) < count and name == f"synth_{int(stem):06d}.txt"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m kg.synth COUNT OUT_DIR [--seed N] [--damage P] [--workers N]``: write a register, print the rate."""
-    import argparse
-    import time
-
-    ap = argparse.ArgumentParser(prog="python -m kg.synth", description=main.__doc__)
-    ap.add_argument("count", type=int)
-    ap.add_argument("out_dir")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--damage", type=float, default=0.05)
-    ap.add_argument("--workers", type=int, default=1)
-    args = ap.parse_args(argv)
-    start = time.perf_counter()
-    n = write(args.count, args.out_dir, args.seed, args.damage, args.workers)
-    elapsed = time.perf_counter() - start
-    print(f"{n} certificates in {elapsed:.2f} s ({n / elapsed:,.0f}/s) → {args.out_dir}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

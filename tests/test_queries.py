@@ -7,7 +7,6 @@ real Oxigraph-server store in turn; every assertion below runs on all three.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from rdflib import RDF
 from kg import api, compliance, queries
 from kg.ingest import ingest
 from kg.namespaces import LIC, SCHEMA
+from kg.rules import natural_key
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "certificates"
@@ -129,17 +129,12 @@ def test_deadlines(loaded):
     icp = df[df["number"] == "京ICP证020001号"]
     renewal = icp[(icp["clause_id"] == "12") & (icp["relation"] == "before")]
     assert set(renewal["due_date"]) == {dt.date(2026, 9, 29)}
-    keys = [(n, printed_order(c), t) for n, c, t in zip(df["number"], df["clause_id"], df["text"], strict=True)]
+    keys = [(n, natural_key(c), t) for n, c, t in zip(df["number"], df["clause_id"], df["text"], strict=True)]
     assert keys == sorted(keys)
     annual = df[df["recurrence"] == "annual"]
     assert set(annual["window"]) == {"Q1"} and len(annual) == 5
     working = df[df["unit"] == "working_day"]
     assert set(working["amount"]) == {10}
-
-
-def printed_order(clause_id: str) -> tuple[object, ...]:
-    """15.2 before 15.10, 9 before 11: the numbers in a clause id compared as numbers."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", clause_id) if p)
 
 
 def test_clause_ids_are_listed_in_printed_order(loaded):
@@ -148,7 +143,7 @@ def test_clause_ids_are_listed_in_printed_order(loaded):
     b1 = list(dict.fromkeys(deadlines[deadlines["number"] == "B1-20195402"]["clause_id"]))
     assert b1 == ["9", "11", "12", "13", "14", "15.7", "16.8", "17.9"]
     positions = list(dict.fromkeys(rows(loaded, "clause-variants")["clause_id"]))
-    assert positions == sorted(positions, key=printed_order) and positions != sorted(positions)
+    assert positions == sorted(positions, key=natural_key) and positions != sorted(positions)
 
 
 def test_every_query_sorting_clause_ids_uses_the_same_printed_order_key():

@@ -95,12 +95,6 @@ def test_damage_is_a_probability() -> None:
         certificate(0, damage=1.5)
 
 
-def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert synth.main(["3", str(tmp_path), "--seed", "2", "--damage", "0"]) == 0
-    assert "3 certificates" in capsys.readouterr().out
-    assert (tmp_path / "synth_000002.txt").read_text(encoding="utf-8") == certificate(2, seed=2, damage=0).text
-
-
 def test_kg_synth_command(tmp_path: Path) -> None:
     """``kg synth --count N --out DIR --seed S`` (the issue's command) writes what the library writes."""
     from typer.testing import CliRunner
