@@ -112,7 +112,7 @@ def main() -> None:
 
     work = Path(args.work or tempfile.mkdtemp(prefix="kg-profile-"))
     certs = work / f"certs-{args.count}"
-    if not (certs / "facts.jsonl").exists():
+    if not (certs / synth.FACTS_FILE).exists():
         synth.write(args.count, certs, seed=args.seed, workers=2)
     files = sorted(certs.glob("synth_*.txt"))
     reference.load()

@@ -279,7 +279,7 @@ def main() -> None:
         Path(args.out).write_text(render(results), encoding="utf-8")
     for n in [int(s) for s in args.sizes.split(",")]:
         certs = work / f"certs-{n}"
-        if not (certs / "facts.jsonl").exists():
+        if not (certs / synth.FACTS_FILE).exists():
             t = time.perf_counter()
             synth.write(n, certs, seed=args.seed, workers=args.workers)
             gen = n / (time.perf_counter() - t)

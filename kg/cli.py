@@ -188,7 +188,7 @@ def _ingest_summary(report: Any) -> str:
 @app.command("synth")
 def synth_command(
     count: Annotated[int, typer.Option("--count", min=0, help="How many certificates to write")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for synth_NNNNNN.txt and facts.jsonl")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for synth_NNNNNN.txt and .facts.jsonl")],
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same register (byte for byte)")] = 0,
     damage: Annotated[float, typer.Option("--damage", min=0.0, max=1.0,
                                           help="OCR damage rate (0: clean text)")] = 0.05,
@@ -202,7 +202,8 @@ def synth_command(
     start = time.perf_counter()
     n = guard(lambda: synth.write(count, out, seed=seed, damage=damage, workers=workers))
     elapsed = time.perf_counter() - start
-    typer.echo(f"{n} certificate(s) in {elapsed:.1f} s ({n / max(elapsed, 1e-9):,.0f}/s) → {out}")
+    typer.echo(f"{n} certificate(s) in {elapsed:.1f} s ({n / max(elapsed, 1e-9):,.0f}/s) → {out} "
+               f"(their facts: {out / synth.FACTS_FILE})")
 
 
 @app.command("queries")

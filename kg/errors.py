@@ -93,4 +93,4 @@ class MultipleCertificatesError(NotACertificateError):
 
 class SynthOutputError(KgError):
     """``kg synth`` was pointed at a directory holding certificates it would not overwrite: an ingest of the
-    directory would read them beside the new register, and ``facts.jsonl`` would no longer describe it."""
+    directory would read them beside the new register, and its ``.facts.jsonl`` would no longer describe it."""

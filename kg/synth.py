@@ -9,7 +9,8 @@ it can be measured the same way as on the gold files (tests/gold/README.md).
   stream is derived from ``(seed, index)`` only, so certificate i is the same
   whatever ``count`` is, and the same seed gives byte-identical output.
 * :func:`generate` streams certificates (memory independent of ``count``).
-* :func:`write` writes ``synth_000000.txt``… and one ``facts.jsonl``.
+* :func:`write` writes ``synth_000000.txt``… and one hidden ``.facts.jsonl``
+  (:data:`FACTS_FILE`), so that ``kg ingest DIR`` reads the certificates only.
 
 Licence numbers are unique within a register: the 4-digit serial is a
 bijection of ``index mod 9999``, and certificates sharing a serial draw their
@@ -356,8 +357,14 @@ def _write_chunk(args: tuple[int, int, int, float, str]) -> str:
     return "".join(lines)
 
 
+#: The facts of a written register, beside its certificates. Hidden because the ingest skips hidden files
+#: (kg.ingest.expand_paths): ``kg ingest DIR`` then reads the certificates only, where a visible
+#: ``facts.jsonl`` was reported as "not a certificate" and failed the ingest (exit 3).
+FACTS_FILE = ".facts.jsonl"
+
+
 def write(count: int, out_dir: str | Path, seed: int = 0, damage: float = 0.05, workers: int = 1) -> int:
-    """Write ``count`` certificates and ``facts.jsonl`` (one line per certificate, in order) to ``out_dir``.
+    """Write ``count`` certificates and :data:`FACTS_FILE` (one line per certificate, in order) to ``out_dir``.
 
     With ``workers`` > 1 chunks are generated in a process pool and their facts
     written in order as they complete: output is identical to ``workers=1``.
@@ -371,7 +378,7 @@ def write(count: int, out_dir: str | Path, seed: int = 0, damage: float = 0.05, 
                                hint="use an empty directory, or the count of the register written there")
     _tables()  # load the reference once, before any fork
     jobs = ((a, min(a + CHUNK, count), seed, damage, str(out)) for a in range(0, count, CHUNK))
-    with open(out / "facts.jsonl", "w", encoding="utf-8") as facts:
+    with open(out / FACTS_FILE, "w", encoding="utf-8") as facts:
         if workers <= 1:
             for job in jobs:
                 facts.write(_write_chunk(job))

@@ -167,8 +167,6 @@ def test_two_ingests_into_one_embedded_store(tmp_path: Path) -> None:
     first_dir, second_dir = tmp_path / "first", tmp_path / "second"
     synth.write(400, first_dir, seed=1)
     synth.write(5, second_dir, seed=2)
-    for d in (first_dir, second_dir):
-        (d / "facts.jsonl").unlink()
     store = tmp_path / "kg-store"
 
     first = subprocess.Popen([KG, "ingest", str(first_dir), "--store", str(store)], stdout=subprocess.PIPE,
@@ -208,7 +206,6 @@ def test_two_ingests_started_together(tmp_path: Path) -> None:
     """Started at the same moment: exactly one wins, the other names it; neither corrupts the store."""
     corpus = tmp_path / "certs"
     synth.write(150, corpus, seed=3)
-    (corpus / "facts.jsonl").unlink()
     store = tmp_path / "kg-store"
     procs = [subprocess.Popen([KG, "ingest", str(corpus), "--store", str(store)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]

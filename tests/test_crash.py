@@ -214,7 +214,6 @@ def _shared(graph: str) -> bool:
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("register")
     synth.write(COUNT, out, seed=20261122)
-    (out / "facts.jsonl").unlink()
     return out
 
 

@@ -29,7 +29,6 @@ COUNT = 90
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("register")
     synth.write(COUNT, out, seed=7)
-    (out / "facts.jsonl").unlink()
     for p in SAMPLES:
         (out / p.name).write_bytes(p.read_bytes())
     return out

@@ -156,7 +156,6 @@ def test_bad_retry_settings_are_refused(local_store: Path) -> None:
 
 def versions(folder: Path, count: int) -> tuple[Path, Path]:
     synth.write(count, folder / "v1", seed=5)
-    (folder / "v1" / "facts.jsonl").unlink()
     (folder / "v2").mkdir()
     for f in (folder / "v1").glob("*.txt"):
         lines = f.read_text(encoding="utf-8").splitlines()

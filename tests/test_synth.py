@@ -82,10 +82,10 @@ def test_write_is_identical_with_workers(tmp_path: Path, monkeypatch: pytest.Mon
     assert write(23, tmp_path / "one", seed=5) == 23
     assert write(23, tmp_path / "two", seed=5, workers=2) == 23
     one = sorted(p.name for p in (tmp_path / "one").iterdir())
-    assert one == ["facts.jsonl"] + [f"synth_{i:06d}.txt" for i in range(23)]
+    assert one == [synth.FACTS_FILE] + [f"synth_{i:06d}.txt" for i in range(23)]
     for name in one:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
-    lines = (tmp_path / "one" / "facts.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (tmp_path / "one" / synth.FACTS_FILE).read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["file"] for line in lines] == [f"synth_{i:06d}.txt" for i in range(23)]
     assert (tmp_path / "one" / "synth_000004.txt").read_text(encoding="utf-8") == certificate(4, seed=5).text
 
@@ -106,14 +106,29 @@ def test_kg_synth_command(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "3 certificate(s)" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["facts.jsonl"] + [f"synth_{i:06d}.txt" for i in range(3)]
+    assert sorted(p.name for p in out.iterdir()) == [synth.FACTS_FILE] + [f"synth_{i:06d}.txt" for i in range(3)]
     assert (out / "synth_000001.txt").read_text(encoding="utf-8") == certificate(1, seed=2, damage=0).text
     assert CliRunner().invoke(app, args).exit_code == 0  # the same register again, in place
 
 
+def test_kg_ingest_reads_a_written_register_whole(tmp_path: Path) -> None:
+    """Regression: ``kg synth --out DIR`` then ``kg ingest DIR`` failed (exit 3), the facts file beside the
+    certificates being reported as not a certificate. The facts are hidden now, and the ingest skips hidden files."""
+    from typer.testing import CliRunner
+
+    from kg.cli import app
+
+    out = tmp_path / "reg"
+    assert CliRunner().invoke(app, ["synth", "--count", "4", "--out", str(out), "--seed", "3"]).exit_code == 0
+    assert (out / synth.FACTS_FILE).stat().st_size > 0
+    result = CliRunner().invoke(app, ["ingest", str(out), "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert "ingested 4 certificate(s)" in result.output and "0 failed" in result.output
+
+
 @pytest.mark.parametrize("leftover", ["synth_000002.txt", "notes.txt"])
 def test_kg_synth_refuses_a_directory_with_other_certificates(tmp_path: Path, leftover: str) -> None:
-    """A smaller register written over a larger one would leave its tail to be ingested with it, and facts.jsonl
+    """A smaller register written over a larger one would leave its tail to be ingested with it, and its facts
     would not describe the directory: refused (exit 2, one line), and nothing is written."""
     from typer.testing import CliRunner
 
