@@ -306,8 +306,9 @@ def render(results: dict) -> str:
              "map to N-Quads, bulk load new graphs into the embedded Oxigraph store.", "",
              "## Ingest", "",
              "Peak RSS is per phase, each in a process of its own: the ingest's main process, and the largest of "
-             "its parse workers (there are `--workers` of them, 2 here); the query phase (every named query, then "
-             "`kg check`). For rdflib (memory) ingest and queries share one process.", "",
+             "its parse workers (there are `--workers` of them, 2 here); the query phase (`kg check`, which writes "
+             "the findings graph `findings` reads, then every named query). For rdflib (memory) ingest and queries "
+             "share one process.", "",
              "| N | back end | parse /s | map /s | ingest /s | ingest s | quads | store on disk "
              "| ingest peak RSS: main + worker | query-phase peak RSS |",
              "|---|---|---|---|---|---|---|---|---|---|"]
