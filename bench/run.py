@@ -363,7 +363,7 @@ def render(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-POINT = ("licence", "obligations", "wording-licences")
+POINT = ("licence", "obligations", "wording-licences", "licence-findings")
 PORTFOLIO = ("expiring", "expired", "renewal-due", "authorised", "findings", "licences", "websites")
 AGGREGATE = ("regulations", "clause-variants", "deadlines")
 

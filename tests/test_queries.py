@@ -158,7 +158,7 @@ def test_every_query_sorting_clause_ids_uses_the_same_printed_order_key():
         if "?clause_id" in order_by and path.stem not in ("obligations", "wording-licences"):
             assert key in " ".join(text.split()).replace("( ", "(").replace(" )", ")"), path.name
             checked.add(path.stem)
-    assert checked == {"clause-variants", "deadlines", "findings"}
+    assert checked == {"clause-variants", "deadlines", "findings", "licence-findings"}
 
 
 def test_findings_come_in_the_order_kg_check_lists_them(loaded):
@@ -168,6 +168,23 @@ def test_findings_come_in_the_order_kg_check_lists_them(loaded):
     listed = [(n, r, c if isinstance(c, str) else None, m)
               for n, r, c, m in zip(df["number"], df["rule_id"], df["clause_id"], df["message"], strict=True)]
     assert listed == [(f.number, f.rule_id, f.clause_id, f.message) for f in result.findings]
+
+
+def test_licence_findings_are_that_licences_rows_of_findings(loaded):
+    """The drill-down gives, for each licence, exactly its rows of `findings` (every severity), in the same order."""
+    compliance.check(loaded, dt.date.fromisoformat(AS_OF))
+    everything = rows(loaded, "findings", as_of=AS_OF, severity_floor="info")
+    assert len(everything) > 0
+    columns = [c for c in everything.columns if c != "number"]
+    for number in sorted(set(everything["number"])):
+        own = rows(loaded, "licence-findings", number=number, as_of=AS_OF)
+        assert list(own.columns) == columns
+        expected = everything[everything["number"] == number][columns]
+        # evidence lines are a GROUP_CONCAT, whose order SPARQL leaves to the engine
+        tidy = lambda df: [tuple(sorted(v.split(", ")) if k == "evidence_lines" and isinstance(v, str) else v  # noqa: E731
+                                 for k, v in zip(columns, row, strict=True)) for row in df.itertuples(index=False)]
+        assert tidy(own) == tidy(expected), number
+    assert rows(loaded, "licence-findings", number="B1-20195402", as_of="2026-11-21").empty  # no check for that date
 
 
 def test_deadlines_of_a_clause_come_by_text_not_by_iri(store):
