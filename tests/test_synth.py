@@ -111,21 +111,6 @@ def test_kg_synth_command(tmp_path: Path) -> None:
     assert CliRunner().invoke(app, args).exit_code == 0  # the same register again, in place
 
 
-def test_kg_ingest_reads_a_written_register_whole(tmp_path: Path) -> None:
-    """Regression: ``kg synth --out DIR`` then ``kg ingest DIR`` failed (exit 3), the facts file beside the
-    certificates being reported as not a certificate. The facts are hidden now, and the ingest skips hidden files."""
-    from typer.testing import CliRunner
-
-    from kg.cli import app
-
-    out = tmp_path / "reg"
-    assert CliRunner().invoke(app, ["synth", "--count", "4", "--out", str(out), "--seed", "3"]).exit_code == 0
-    assert (out / synth.FACTS_FILE).stat().st_size > 0
-    result = CliRunner().invoke(app, ["ingest", str(out), "--store", str(tmp_path / "store")])
-    assert result.exit_code == 0, result.output
-    assert "ingested 4 certificate(s)" in result.output and "0 failed" in result.output
-
-
 @pytest.mark.parametrize("leftover", ["synth_000002.txt", "notes.txt"])
 def test_kg_synth_refuses_a_directory_with_other_certificates(tmp_path: Path, leftover: str) -> None:
     """A smaller register written over a larger one would leave its tail to be ingested with it, and its facts

@@ -258,6 +258,22 @@ def test_run_with_a_bad_as_of_crashed(tmp_path: Path, as_of: str) -> None:
     assert not store.exists()
 
 
+def test_synth_then_ingest_of_its_directory_failed(tmp_path: Path) -> None:
+    """``kg synth --out DIR`` then ``kg ingest DIR``: exit 3, the register's ``facts.jsonl`` reported as "not a
+    certificate". The facts file is hidden now (``.facts.jsonl``), and the ingest skips hidden files."""
+    from typer.testing import CliRunner
+
+    from kg import synth
+    from kg.cli import app
+
+    out = tmp_path / "reg"
+    assert CliRunner().invoke(app, ["synth", "--count", "4", "--out", str(out), "--seed", "3"]).exit_code == 0
+    assert (out / synth.FACTS_FILE).stat().st_size > 0
+    result = CliRunner().invoke(app, ["ingest", str(out), "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert "ingested 4 certificate(s)" in result.output and "0 failed" in result.output
+
+
 def test_path_with_a_nul_byte_crashed_the_ingest() -> None:
     """Found by the CLI fuzzer (``ingest '\\x00'``; only the library can be given one): ValueError from stat()."""
     report = ingest(["bad\x00name.txt"], MemoryStore())
