@@ -146,6 +146,39 @@ def timeline(rows: list[dict], as_of: dt.date) -> Figure:
     return fig
 
 
+def expiry_histogram(rows: list[dict], as_of: dt.date) -> Figure:
+    """Expiry dates per quarter, split into expired (before ``as_of``) and still valid, with the as-of line.
+
+    The register-sized form of :func:`timeline`: a bar per licence stops being readable after a few dozen,
+    and at 10^4 licences it was a 19 MB drawing. ``rows`` as for :func:`timeline`; licences with unreadable
+    dates are counted in the title.
+    """
+    quarters: dict[dt.date, list[int]] = {}
+    unreadable = 0
+    for r in rows:
+        end = r.get("expiry_date")
+        if not end or not r.get("issue_date"):
+            unreadable += 1
+            continue
+        start = dt.date(end.year, 3 * ((end.month - 1) // 3) + 1, 1)
+        quarters.setdefault(start, [0, 0])[0 if end < as_of else 1] += 1
+    fig, ax = _figure(8, 3.4)
+    keys = sorted(quarters)
+    expired = [quarters[k][0] for k in keys]
+    valid = [quarters[k][1] for k in keys]
+    ax.bar(keys, expired, width=80, align="edge", color=STATUS_COLOURS["expired"], alpha=0.8,
+           label="已过期 expired")
+    ax.bar(keys, valid, width=80, align="edge", bottom=expired, color=STATUS_COLOURS["valid"], alpha=0.8,
+           label="有效 valid")
+    ax.axvline(as_of, color="#2c3e50", linestyle="--", linewidth=1)
+    ax.set_ylabel("许可证数量 licences")
+    ax.legend(loc="upper left", fontsize=8)
+    note = f"; 日期不明 {unreadable} with unreadable dates" if unreadable else ""
+    ax.set_title(f"到期季度 Expiry by quarter, as of {as_of.isoformat()}{note}")
+    fig.autofmt_xdate()
+    return fig
+
+
 def chart_fonts(fig: Figure) -> set[str]:
     """Font files used by every text element of a figure (for the glyph test)."""
     fig.canvas.draw() if hasattr(fig.canvas, "draw") else None

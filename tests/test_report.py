@@ -112,13 +112,14 @@ def test_markdown_report(data):
     assert "### B1-20195402" in md and "《中华人民共和国电信条例》" in md
 
 
-@pytest.mark.parametrize("chart", ["status", "severity", "coverage", "timeline"])
+@pytest.mark.parametrize("chart", ["status", "severity", "coverage", "timeline", "expiry-histogram"])
 def test_chart_text_uses_a_font_with_chinese_glyphs(data, chart):
     figures = {
         "status": lambda: charts.status_bar(data.status_counts),
         "severity": lambda: charts.severity_bar(data.severity_counts),
         "coverage": lambda: charts.coverage_matrix(data.coverage),
         "timeline": lambda: charts.timeline(data.licences.to_dict(orient="records"), AS_OF),
+        "expiry-histogram": lambda: charts.expiry_histogram(data.licences.to_dict(orient="records"), AS_OF),
     }
     fig = figures[chart]()
     texts = [t.get_text() for t in fig.findobj(lambda o: hasattr(o, "get_text")) if t.get_text()]
@@ -144,3 +145,58 @@ def test_clause_variants_name_the_licences_of_rare_wordings(store, monkeypatch):
     df = report.clause_variants(store)
     by_count = {(r["clause_id"], r["licences"]): r["numbers"] for r in df.to_dict(orient="records")}
     assert by_count[("12", 1)] == "京ICP证020001号" and by_count[("12", 4)] == ""
+
+
+# --- a register: more licences than cards ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def register_store(tmp_path_factory):
+    from kg import synth
+
+    out = tmp_path_factory.mktemp("register")
+    synth.write(40, out, seed=3)
+    s = api.open_store(memory=True)
+    assert ingest([out], s).ok
+    return s
+
+
+def test_a_register_gets_cards_for_the_licences_needing_attention_worst_first(register_store, monkeypatch):
+    monkeypatch.setattr(report, "CARDS_UP_TO", 8)
+    monkeypatch.setattr(report, "TIMELINE_BARS", 10)
+    drawn: list[str] = []
+
+    def spy(name: str):
+        draw = getattr(charts, name)
+        return lambda *args: drawn.append(name) or draw(*args)
+
+    for name in ("timeline", "expiry_histogram"):
+        monkeypatch.setattr(charts, name, spy(name))
+    data = report.build(register_store, AS_OF)
+    assert drawn == ["expiry_histogram"]  # 40 licences > TIMELINE_BARS: no bar per licence
+    f = data.findings
+    flagged = f[f["severity"].isin(["error", "warning"])]
+    errors = flagged[flagged["severity"] == "error"].groupby("number").size()
+    warnings = flagged[flagged["severity"] == "warning"].groupby("number").size()
+    worst = sorted(set(flagged["number"]), key=lambda n: (-errors.get(n, 0), -warnings.get(n, 0), n))
+    assert len(data.licences) == 40 and data.attention == len(worst) > 8
+    assert [c["licence"]["number"] for c in data.cards] == worst[:8]
+    assert not data.carded_all
+    for c in data.cards:  # each card holds that licence's findings only, in the check's order
+        own = f[f["number"] == c["licence"]["number"]]
+        assert c["findings"].index.tolist() == own.index.tolist()
+    html = report.render_html(data)
+    assert f"40 licences, {len(worst)} of them with an error or warning finding: cards for the 8" in html
+    md = report.render_markdown(data)
+    assert "sections for the 8 with the most errors" in md and md.count("\n### ") == 8
+
+
+def test_a_register_timeline_counts_expiries_per_quarter(register_store):
+    rows = api.run_query("licences", register_store).to_dataframe().to_dict(orient="records")
+    fig = charts.expiry_histogram(rows, AS_OF)
+    ax = fig.axes[0]
+    readable = [r for r in rows if r.get("issue_date") and r.get("expiry_date")]
+    heights = sum(p.get_height() for p in ax.patches)
+    assert heights == len(readable) > 0
+    assert ax.get_title().startswith("到期季度 Expiry by quarter")
+    expired = sum(1 for r in readable if r["expiry_date"] < AS_OF)
+    assert sum(p.get_height() for p in ax.containers[0]) == expired
