@@ -212,7 +212,8 @@ def list_queries() -> None:
     from kg import api
 
     for spec in guard(api.list_queries):
-        params = ", ".join(f"{p.name}:{p.type}" + (f"={p.default}" if p.default else "") for p in spec.params)
+        params = ", ".join(f"{p.name}:{p.type}" + ("?" if p.optional else "") + (f"={p.default}" if p.default else "")
+                           for p in spec.params)
         typer.echo(f"{spec.name:18} {spec.title}" + (f"  ({params})" if params else ""))
         if spec.description:
             typer.echo(f"{'':18} {spec.description}")

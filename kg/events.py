@@ -112,7 +112,7 @@ def obligations_for_event(store: Any, event: str | Event, event_date: dt.date, n
     if isinstance(event_date, dt.datetime):
         event_date = event_date.date()
     rule = get_rule("event-obligations")
-    rows = run_rows(rule, store, {"anchor": ev.anchor, "event_date": event_date, "only": number or "*"},
+    rows = run_rows(rule, store, {"anchor": ev.anchor, "event_date": event_date, "number": number},
                     timeout=timeout)
     out: dict[tuple[str, str, str], dict[str, object]] = {}
     for row in rows:

@@ -9,7 +9,10 @@ Each file starts with a header of ``#`` comment lines::
     # bind: until = as_of + days
 
 A ``param`` line declares a variable the caller may bind: name, type, an
-optional default and a description. Values are converted to typed RDF terms
+optional default and a description. A type ending in ``?`` (``number licence?``)
+makes the parameter optional: when it is not given its variable stays unbound,
+so the same query answers for one licence (an index lookup from the bound
+number) or for all of them. Values are converted to typed RDF terms
 (dates to ``xsd:date``, regions and business types to their vocabulary IRIs)
 and bound through the store's binding mechanism, never pasted into the query
 text. A ``bind`` line derives a date from other parameters in Python, because
@@ -55,6 +58,7 @@ class Param:
     type: str
     default: str | None
     description: str
+    optional: bool = False  # declared ``TYPE?``: left unbound when not given
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class QuerySpec:
 
 
 _HEADER = re.compile(r"^#\s*(title|description|param|bind):\s*(.*)$")
-_PARAM = re.compile(r"^(\w+)\s+(\w+)(?:\s*=\s*([^|]*?))?\s*(?:\|\s*(.*))?$")
+_PARAM = re.compile(r"^(\w+)\s+(\w+)(\?)?(?:\s*=\s*([^|]*?))?\s*(?:\|\s*(.*))?$")
 _BIND = re.compile(r"^(\w+)\s*=\s*(\w+)\s*([+-])\s*(\w+)$")
 
 
@@ -95,8 +99,13 @@ def load_spec(path: Path) -> QuerySpec:
             pm = _PARAM.match(value.strip())
             if not pm or pm.group(2) not in PARAM_TYPES:
                 raise KgError(f"malformed parameter declaration {value!r}", file=str(path), line=n,
-                              hint=f"use '# param: NAME TYPE [= DEFAULT] | description' with TYPE in {PARAM_TYPES}")
-            params.append(Param(pm.group(1), pm.group(2), (pm.group(3) or None), (pm.group(4) or "").strip()))
+                              hint="use '# param: NAME TYPE [= DEFAULT] | description' (or NAME TYPE? for an "
+                                   f"optional one) with TYPE in {PARAM_TYPES}")
+            if pm.group(3) and pm.group(4):
+                raise KgError(f"parameter {pm.group(1)!r} is optional and has a default", file=str(path), line=n,
+                              hint="an optional parameter (TYPE?) is unbound when not given: drop the ? or the default")
+            params.append(Param(pm.group(1), pm.group(2), (pm.group(4) or None), (pm.group(5) or "").strip(),
+                                optional=bool(pm.group(3))))
         else:
             bm = _BIND.match(value.strip())
             if not bm:
@@ -236,6 +245,8 @@ def bindings_for(spec: QuerySpec, values: dict[str, object]) -> dict[str, Node]:
             out[p.name] = to_term(p, values[p.name])
         elif p.default is not None:
             out[p.name] = to_term(p, p.default)
+        elif p.optional:
+            continue
         else:
             raise ParameterError(f"query {spec.name!r} needs parameter {p.name!r} ({p.type})",
                                  hint=p.description or None)

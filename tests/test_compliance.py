@@ -640,6 +640,24 @@ def test_shareholder_change_obligations(samples_store):
     assert list(one["number"]) == ["B1-20195402"]
 
 
+@pytest.mark.parametrize("backend", ["memory", "embedded"])
+@pytest.mark.parametrize("event", sorted(EVENTS))
+def test_one_licences_event_obligations_are_its_rows_of_every_licences(samples_store, samples_store_dir, event,
+                                                                       backend):
+    """``number`` binds the rule's ?number (an optional parameter), so that the query starts from that licence;
+    the rows must be those the whole register gives for it, in the same order."""
+    store = samples_store if backend == "memory" else open_store(samples_store_dir, read_only=True)
+    every = obligations_for_event(store, event, D(2025, 9, 30))
+    assert not every.empty
+    for number in sorted(set(every["number"])):
+        one = obligations_for_event(store, event, D(2025, 9, 30), number=number)
+        expected = every[every["number"] == number].reset_index(drop=True)
+        assert one.reset_index(drop=True).equals(expected), (event, number)
+    assert obligations_for_event(store, event, D(2025, 9, 30), number="no such licence").empty
+    if backend == "embedded":
+        store.close()
+
+
 def test_security_assessment_lists_each_business_type_block(samples_store):
     df = obligations_for_event(samples_store, "security-assessment", AS_OF, number="B1-20195402")
     assert dict(zip(df["clause"], df["applies_to"], strict=True)) == {"15.7": "B11", "16.8": "B13", "17.9": "B14"}

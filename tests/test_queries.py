@@ -13,6 +13,7 @@ import pytest
 from rdflib import RDF
 
 from kg import api, compliance, queries
+from kg.errors import KgError
 from kg.ingest import ingest
 from kg.namespaces import LIC, SCHEMA
 from kg.rules import natural_key
@@ -294,3 +295,21 @@ def test_every_query_file_has_a_header_and_runs(loaded):
         assert spec.title and spec.description, spec.name
         params = {p.name: samples[p.name] for p in spec.params if p.default is None}
         rows(loaded, spec.name, **params)
+
+
+def test_an_optional_parameter_is_unbound_unless_given(tmp_path):
+    path = tmp_path / "one-or-all.rq"
+    path.write_text("# title: t\n# param: number licence? | one licence, or all\n"
+                    "SELECT ?number WHERE { ?l <https://schema.org/identifier> ?number }\n", encoding="utf-8")
+    spec = queries.load_spec(path)
+    assert spec.params == (queries.Param("number", "licence", None, "one licence, or all", optional=True),)
+    assert queries.bindings_for(spec, {}) == {}
+    assert queries.bindings_for(spec, {"number": None}) == {}
+    assert str(queries.bindings_for(spec, {"number": "B1-20195402"})["number"]) == "B1-20195402"
+
+
+def test_an_optional_parameter_with_a_default_is_refused(tmp_path):
+    path = tmp_path / "both.rq"
+    path.write_text("# param: number licence? = B1 | x\nSELECT * WHERE { ?s ?p ?o }\n", encoding="utf-8")
+    with pytest.raises(KgError, match="optional and has a default"):
+        queries.load_spec(path)
