@@ -1,4 +1,5 @@
-"""Every named query gives the same rows on rdflib as on Oxigraph, on a synthetic register.
+"""Every named query (and the notebooks' explore queries) gives the same rows on rdflib as on Oxigraph, on a
+synthetic register.
 
 Why this exists beside tests/test_queries.py: the query texts are written in forms that Oxigraph answers
 fast and rdflib still answers per row (sub-selects joined on a shared variable, fields reached through
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from kg import api, compliance, queries, synth
+from kg.explore import EXPLORE_DIR
 from kg.ingest import ingest
 from kg.store.base import Store
 from kg.store.ordering import split_order_by
@@ -66,14 +68,15 @@ def _samples(store: Store) -> list[dict[str, object]]:
                     "severity_floor": "warning", "days": 365}]
 
 
-@pytest.mark.parametrize("spec", queries.list_queries(), ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", queries.list_queries() + queries.list_queries(EXPLORE_DIR),
+                         ids=lambda s: s.path.relative_to(queries.QUERY_DIR).with_suffix("").as_posix())
 def test_rdflib_and_oxigraph_agree(pair: tuple[Store, Store], spec: queries.QuerySpec) -> None:
     memory, oxigraph = pair
     total = 0
     for values in _samples(memory):
         params = {p.name: values[p.name] for p in spec.params if p.name in values}
-        expected = api.run_query(spec.name, memory, params)
-        got = api.run_query(spec.name, oxigraph, params)
+        expected = api.run_query(str(spec.path), memory, params)
+        got = api.run_query(str(spec.path), oxigraph, params)
         assert queries.comparable_rows(spec, got) == queries.comparable_rows(spec, expected), (spec.name, params)
         total += len(expected.rows)
     # the comparison is only worth something if the queries found rows
