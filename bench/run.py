@@ -328,7 +328,7 @@ def render(results: dict) -> str:
              "## Ingest", "",
              "Peak RSS is per phase, each in a process of its own: the ingest's main process, and the largest of "
              "its parse workers (there are `--workers` of them, 2 here); the query phase (`kg check`, which writes "
-             "the findings graph `findings` reads, then every named query). For rdflib (memory) ingest and queries "
+             "the findings graph `findings` reads, then every named query, then `kg report` from the check's findings). For rdflib (memory) ingest and queries "
              "share one process.", "",
              "| N | back end | parse /s | map /s | ingest /s | ingest s | quads | store on disk "
              "| ingest peak RSS: main + worker | query-phase peak RSS |",

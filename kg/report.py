@@ -83,8 +83,8 @@ def _q(store: Store, name: str, **params: object) -> pd.DataFrame:
 NAMED_UP_TO = 20  # a wording variant printed on at most this many licences is listed with their numbers
 
 #: A portfolio of at most this many licences gets a card for each. A register gets cards for this many of
-#: the licences that need attention (an error or warning finding), worst first: a card for each of 10^5
-#: licences was a 150 MB page nobody could open, and the rest is one `kg check -f csv` away.
+#: the licences that need attention (an error or warning finding), worst first: a card for each licence was
+#: 15 MB of page at 10^4 (~150 MB at 10^5) nobody could open, and the rest is one `kg check -f csv` away.
 CARDS_UP_TO = 300
 #: Up to this many licences the timeline draws a bar for each; above it, expiries per quarter.
 TIMELINE_BARS = 60
