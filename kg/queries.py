@@ -22,6 +22,7 @@ not every SPARQL engine can add a duration to a date.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -281,6 +282,7 @@ def comparable_rows(spec: QuerySpec, result: QueryResult) -> Counter[tuple[str, 
     return Counter(tuple(cell(v, x) for v, x in zip(result.variables, row, strict=True)) for row in result.rows)
 
 
+@functools.lru_cache(maxsize=512)
 def is_update(sparql: str) -> bool:
     """True when the text is a SPARQL Update (or a query followed by an update operation).
 
@@ -297,7 +299,9 @@ def is_update(sparql: str) -> bool:
 
     The second opinion is for such odd texts only: rdflib's parser takes 70-130 ms
     on a named query, which every ``kg query`` paid before a 3 ms answer while the
-    word "with" in a comment was enough to call it.
+    word "with" in a comment was enough to call it. Cached by text, like
+    ``kg.store.ordering.split_order_by``: tokenising a named query takes ~0.5 ms,
+    a sixth of a point query's answer, and a notebook runs the same texts again.
     """
     from kg.store.sparql_text import UPDATE_KEYWORDS, keyword, tokens
 
