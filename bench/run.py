@@ -384,9 +384,9 @@ def render(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-POINT = ("licence", "obligations", "wording-licences", "licence-findings")
+POINT = ("licence", "authorisations", "obligations", "wording-licences", "licence-findings")
 PORTFOLIO = ("expiring", "expired", "renewal-due", "authorised", "findings", "licences", "websites")
-AGGREGATE = ("regulations", "clause-variants", "deadlines")
+AGGREGATE = ("regulations", "clause-variants", "coverage", "deadlines")
 
 
 def targets(results: dict) -> list[str]:

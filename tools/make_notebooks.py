@@ -51,7 +51,7 @@ PORTFOLIO = [
                   'renewal'),
     new_markdown_cell("## Coverage matrix: province × business type\n\n全国 coverage counts for every "
                       "province; machine-room cities count for their province."),
-    new_code_cell('edges = report.portfolio_edges(store)\nmatrix = report.coverage_matrix(edges)\n'
+    new_code_cell('counts = api.run_query("coverage", store).to_dataframe()\nmatrix = report.coverage_matrix(counts)\n'
                   'fig = charts.coverage_matrix(matrix)\nfig'),
     new_markdown_cell("## Expiry timeline\n\nBars run from issue to expiry; ▼ marks the renewal "
                       "application date (90 days before expiry); the dashed line is the as-of date."),
