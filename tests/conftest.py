@@ -14,10 +14,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
 
+from kg.ingest import REFERENCE_FILES, reference_nquads
+from kg.mapping import map_certificate
+from kg.models import Certificate
 from kg.store.base import Store
 from kg.store.embedded import EmbeddedStore
 from kg.store.memory import MemoryStore
@@ -80,3 +84,21 @@ def samples_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with EmbeddedStore(path) as s:
         assert ingest([SAMPLES], s).ok
     return path
+
+
+@cache
+def _reference() -> tuple[tuple[str, str], ...]:
+    return tuple((graph, nq) for graph, _, nq in (reference_nquads(name) for name in REFERENCE_FILES))
+
+
+def store_with(*certs: Certificate, store: Store | None = None) -> Store:
+    """A store (a new memory store unless given) holding the ontology, the vocabularies and the given
+    certificates."""
+    store = store if store is not None else MemoryStore()
+    for graph, nq in _reference():
+        store.replace_graph(graph, nq)
+    for cert in certs:
+        mapped = map_certificate(cert)
+        store.add_to_graph(mapped.templates_graph, mapped.template_nquads())
+        store.replace_graph(mapped.graph, mapped.nquads())
+    return store

@@ -26,16 +26,14 @@ from kg.cli import app
 from kg.compliance import check, findings_graph_iri, list_rules
 from kg.errors import StoreError
 from kg.events import EVENTS, obligations_for_event
-from kg.ingest import REFERENCE_FILES, ingest, reference_nquads
-from kg.mapping import map_certificate
+from kg.ingest import ingest
 from kg.models import Certificate, CoverageEntry
 from kg.parser import parse_file
 from kg.queries import ParameterError
 from kg.rules import Finding, get_rule, load_rule
 from kg.store import open_store
-from kg.store.base import Store
 from kg.store.memory import MemoryStore
-from tests.conftest import make_store
+from tests.conftest import make_store, store_with
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "certificates"
@@ -62,24 +60,6 @@ def _parsed(number: str) -> Certificate:
 def sample(number: str) -> Certificate:
     """A fresh, editable copy of a parsed sample certificate."""
     return _parsed(number).model_copy(deep=True)
-
-
-@cache
-def _reference() -> tuple[tuple[str, str], ...]:
-    return tuple((graph, nq) for graph, _, nq in (reference_nquads(name) for name in REFERENCE_FILES))
-
-
-def store_with(*certs: Certificate, store: Store | None = None) -> Store:
-    """A store (a new memory store unless given) holding the ontology, the vocabularies and the given
-    certificates."""
-    store = store if store is not None else MemoryStore()
-    for graph, nq in _reference():
-        store.replace_graph(graph, nq)
-    for cert in certs:
-        mapped = map_certificate(cert)
-        store.add_to_graph(mapped.templates_graph, mapped.template_nquads())
-        store.replace_graph(mapped.graph, mapped.nquads())
-    return store
 
 
 def fired(rule_id: str, *certs: Certificate, as_of: dt.date = AS_OF, days: int = 90) -> list[Finding]:

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from kg import api, reference, report, synth
-from kg.ingest import REFERENCE_FILES, ingest, reference_nquads
-from kg.mapping import map_certificate
+from kg.ingest import ingest
 from kg.models import Certificate, CoverageEntry
 from kg.parser import parse_file
 from kg.store.base import Store
-from tests.conftest import make_store
+from tests.conftest import make_store, store_with
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "certificates"
@@ -92,13 +91,7 @@ def test_a_licence_naming_a_province_and_nationwide_counts_once_there(store: Sto
     cert = next(c for c in _parsed(SAMPLES) if c.licence_number.printed == "B1-20195402")
     auth = next(a for a in cert.authorisations if a.business_type == "B13")
     auth.coverage = [CoverageEntry(printed="全国", region="CN"), CoverageEntry(printed="北京", region="11")]
-    for name in REFERENCE_FILES:
-        graph, _, nq = reference_nquads(name)
-        store.replace_graph(graph, nq)
-    mapped = map_certificate(cert)
-    store.add_to_graph(mapped.templates_graph, mapped.template_nquads())
-    store.replace_graph(mapped.graph, mapped.nquads())
-    counts = _counts(store)
+    counts = _counts(store_with(cert, store=store))
     assert counts[("11", "B13")] == 1 and counts[("44", "B13")] == 1
     assert counts == expected_coverage([cert])
 
@@ -140,3 +133,27 @@ def test_report_matrix_is_the_coverage_by_short_province_name(register: tuple[St
     got = {(short_to_code[p], bt): int(matrix.loc[p, bt]) for p in matrix.index for bt in matrix.columns
            if matrix.loc[p, bt]}
     assert got == expected
+
+
+def _card_table(cert: Certificate) -> list[dict[str, str]]:
+    """A report card's authorisations from the model: catalogue types in code order, region names joined."""
+    ref = reference.load()
+    names = {code: p.name_zh for code, p in ref.provinces.items()} | {"CN": "全国"}
+    return [{"code": a.business_type, "name": ref.business_types[a.business_type].name_zh,
+             "coverage": "、".join(sorted({names[e.region] for e in a.coverage}))}
+            for a in sorted(cert.authorisations, key=lambda a: a.business_type)
+            if a.business_type in ref.business_types]
+
+
+def test_report_cards_list_each_licences_authorisations(loaded: Store) -> None:
+    data = report.build(loaded, synth.REFERENCE_DATE)
+    by_number = {c.licence_number.printed: c for c in _parsed(SAMPLES)}
+    assert len(data.cards) == 5
+    for card in data.cards:
+        assert card["authorisations"] == _card_table(by_number[card["licence"]["number"]])
+
+
+def test_authorisations_of_a_register_as_the_cards_read_them(register: tuple[Store, Path]) -> None:
+    store, folder = register
+    for cert in _parsed(folder):
+        assert report.authorisations(store, cert.licence_number.printed) == _card_table(cert)
