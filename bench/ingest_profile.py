@@ -62,11 +62,15 @@ class _Inline:
     """A write queue that runs each write at once, in the caller's thread: cProfile follows one thread only,
     and the ingest's own queue runs the bulk load on a background thread."""
 
+    def __init__(self, on_exit=None) -> None:
+        self.on_exit = on_exit
+
     def submit(self, fn, *args, **kwargs) -> None:
         fn(*args, **kwargs)
 
     def close(self, *, abandon: bool = False) -> None:
-        pass
+        if self.on_exit is not None:  # what the real queue's thread calls when it ends
+            self.on_exit()
 
 
 def profile(files: list[Path], store_dir: Path) -> pstats.Stats:
