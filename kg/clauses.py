@@ -25,7 +25,7 @@ from kg import deadlines
 from kg.fields import IssueLog, lookups, names_in
 from kg.models import Citation, Clause, Deadline
 from kg.sections import Item
-from kg.text import cn_number, cn_numeral, ends_sentence
+from kg.text import canonical_wording, cn_number, cn_numeral, ends_sentence
 
 _NUMERALS = "一二三四五六七八九十百零〇0-9人入士干千大匕"
 _CONFUSABLE = str.maketrans({"人": "八", "入": "八", "士": "十", "干": "十", "千": "十", "大": "六", "匕": "七"})
@@ -341,7 +341,8 @@ def _facts(pieces: list[tuple[int, str]], cid: str, number: int | None, label: s
             (codes[0] if len(codes) == 1 else None)
         if governs is None:
             issues.add("business-type-unknown", f"clause governs unknown business {name!r}", line_at(g.start()))
-    modality = [k for k, hit in (("duty", _DUTY.search(text)), ("prohibition", "不得" in text)) if hit]
+    wording = canonical_wording(text)  # the template's text: its modality is the template's
+    modality = [k for k, hit in (("duty", _DUTY.search(wording)), ("prohibition", "不得" in wording)) if hit]
     found = [
         Deadline(amount=f.amount, unit=f.unit, relation=f.relation, anchor=f.anchor,  # type: ignore[arg-type]
                  recurrence=f.recurrence, window=f.window, text=f.text, line=line_at(f.start))  # type: ignore[arg-type]

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -36,6 +34,7 @@ from kg import reference
 from kg.models import Certificate, Clause, Deadline
 from kg.namespaces import ANCHOR_EVENTS, DEFAULT_DATA_BASE, VOCAB
 from kg.rdfterms import Triple, boolean, date, duration, integer, plain, to_nquads, zh
+from kg.text import canonical_wording
 
 
 class _Cached:
@@ -135,18 +134,6 @@ def licence_key(cert: Certificate) -> str:
         return f"{prefix}ICP-{num.serial}"
     year = f"{num.first_issued_year}" if num.first_issued_year else ""
     return f"{prefix}{num.form}-{year}{num.serial}"
-
-
-@lru_cache(maxsize=8192)
-def canonical_wording(text: str) -> str:
-    """The stored form of a clause wording: NFKC, white space removed except between Latin words.
-
-    OCR spacing varies between scans of the same wording ('VoIP 网关' / 'VoIP网关',
-    '30 日' / '30日'); the canonical form makes one template per wording, with one text.
-    """
-    norm = unicodedata.normalize("NFKC", text)
-    norm = re.sub(r"(?<=[A-Za-z0-9])\s+(?=[A-Za-z])|(?<=[A-Za-z])\s+(?=[A-Za-z0-9])", "\u0001", norm)
-    return re.sub(r"\s+", "", norm).replace("\u0001", " ")
 
 
 @lru_cache(maxsize=8192)
@@ -317,7 +304,7 @@ def map_certificate(cert: Certificate, base: str = DEFAULT_DATA_BASE) -> MappedC
         add((node, LIC.message, plain(issue.message)))
         if issue.line is not None:
             add((node, LIC.sourceLine, integer(issue.line)))
-        add((node, PROV.wasDerivedFrom, doc))
+        # its document is the licence's (prov:wasDerivedFrom above), as for clauses, authorisations and evidence
 
     return MappedCertificate(
         key=key,
@@ -387,14 +374,15 @@ def _map_clause(
     templates.append((tpl, LIC.clausePosition, plain(clause.id)))
     templates.append((tpl, LIC.wordingKey, plain(key)))
     templates.append((tpl, LIC.text, zh(canonical_wording(clause.text))))
+    # modality is read off the canonical wording (kg.clauses), so it is the template's, stored once with it
+    for m in clause.modality:
+        templates.append((tpl, LIC.modality, LIC.Duty if m == "duty" else LIC.Prohibition))
     if clause.applies_to_printed:
         add((c, LIC.appliesToPrinted, zh(clause.applies_to_printed)))
     for code in clause.applies_to:
         add((c, LIC.appliesToService, _bt(code)))
     if clause.governs_business_type:
         add((c, LIC.governsBusinessType, _bt(clause.governs_business_type)))
-    for m in clause.modality:
-        add((c, LIC.modality, LIC.Duty if m == "duty" else LIC.Prohibition))
     for citation in clause.citations:
         add((c, ELI.cites, _regulation(t, ref, base, citation.title)))
     for i, deadline in enumerate(clause.deadlines, 1):

@@ -13,6 +13,7 @@ import codecs
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kg.errors import NotACertificateError
 
@@ -174,6 +175,23 @@ def ends_sentence(s: str) -> bool:
 def compact(s: str) -> str:
     """NFKC without any white space: the form gold checks and text comparisons use."""
     return "".join(unicodedata.normalize("NFKC", s).split())
+
+
+_LATIN_GAP = re.compile(r"(?<=[A-Za-z0-9])\s+(?=[A-Za-z])|(?<=[A-Za-z])\s+(?=[A-Za-z0-9])")
+_SPACE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=8192)
+def canonical_wording(text: str) -> str:
+    """The stored form of a clause wording: NFKC, white space removed except between Latin words.
+
+    OCR spacing varies between scans of the same wording ('VoIP 网关' / 'VoIP网关',
+    '30 日' / '30日'); the canonical form makes one template per wording, with one text,
+    and what is read off a wording (its modality) is read off this form, so that it
+    is the same for every clause that shares the template.
+    """
+    norm = _LATIN_GAP.sub("\u0001", unicodedata.normalize("NFKC", text))
+    return _SPACE.sub("", norm).replace("\u0001", " ")
 
 
 _CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}

@@ -152,7 +152,7 @@ class LicenceBuilder:
         g.add((tpl, LIC.clausePosition, Literal(clause_id)))
         g.add((tpl, LIC.wordingKey, Literal("0123456789abcdef0123")))
         g.add((tpl, LIC.text, zh("你公司经营许可证有效期届满需要继续经营的，应当提前90日向原发证机关提出续办申请。")))
-        g.add((c, LIC.modality, LIC.Duty))
+        g.add((tpl, LIC.modality, LIC.Duty))
         g.add((c, LIC.sourceLine, integer(line)))
         g.add((c, LIC.endLine, integer(line + 1)))
         return c
@@ -367,6 +367,17 @@ def test_clause_template_is_the_wording_at_the_clauses_position():
     b.clause("17", line=92)
     b.g.remove((URIRef(f"{ID}template/17/0123456789abcdef0123"), LIC.clausePosition, None))
     assert any("lic:clausePosition" in m and "exactly one position" in m for m in messages_of(b.g))
+
+
+def test_modality_is_the_wordings():
+    """Modality lives on the template (one wording, one modality), not repeated on every clause printing it."""
+    b = valid_licence()
+    c = b.clause("17", line=92)
+    tpl = b.g.value(c, LIC.template)
+    assert (tpl, LIC.modality, LIC.Duty) in b.g
+    assert validate(b.g)[0]
+    b.g.add((tpl, LIC.modality, LIC.EventExpiry))
+    assert any("clause wording's modality is lic:Duty and/or lic:Prohibition" in m for m in messages_of(b.g))
 
 
 def test_deadline_amount_positive_and_duration_consistent():
