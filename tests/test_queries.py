@@ -229,6 +229,30 @@ def test_clause_variants(loaded):
     assert "1" not in set(df["clause_id"])
 
 
+def test_wording_licences_give_each_clauses_lines(loaded):
+    """The first and last line of each clause printing a wording, as the parser read them; a clause printed on
+    one line stores no lic:endLine, and its end line is its first line."""
+    from kg.parser import parse_file
+
+    def walk(clauses):
+        for c in clauses:
+            yield c
+            yield from walk(c.children)
+
+    lines = {(cert.licence_number.printed, c.id): (c.line, c.end_line)
+             for cert in (parse_file(p) for p in sorted(SAMPLES.glob("*.txt"))) for c in walk(cert.clauses)}
+    templates = [str(row[0]) for row in loaded.query(
+        "SELECT DISTINCT ?t WHERE { ?c <https://w3id.org/licence-kg/def#template> ?t }").rows]
+    got = {}
+    for template in templates:
+        df = rows(loaded, "wording-licences", template=template)
+        for number, cid, line, end in zip(df["number"], df["clause_id"], df["line"], df["end_line"], strict=True):
+            got[(number, cid)] = (int(line), int(end))
+    assert got == lines
+    assert sum(1 for line, end in lines.values() if line == end) > 50
+    assert sum(1 for line, end in lines.values() if line < end) > 10
+
+
 def test_clause_variants_ignore_wordings_no_licence_prints_any_more(loaded):
     # a template left in the shared graph by a replaced certificate is not a variant of its position
     stale = "https://w3id.org/licence-kg/id/template/1/00000000000000000000"

@@ -380,6 +380,15 @@ def test_modality_is_the_wordings():
     assert any("clause wording's modality is lic:Duty and/or lic:Prohibition" in m for m in messages_of(b.g))
 
 
+def test_a_clause_on_one_line_has_no_end_line():
+    b = valid_licence()
+    c = b.clause("17", line=92)
+    b.g.remove((c, LIC.endLine, None))
+    assert validate(b.g)[0]
+    b.g.add((c, LIC.endLine, integer(91)))  # before its first line
+    assert any("not after its end line" in m for m in messages_of(b.g))
+
+
 def test_deadline_amount_positive_and_duration_consistent():
     b = valid_licence()
     c = b.node("clause", "9")
