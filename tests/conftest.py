@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -102,3 +103,21 @@ def store_with(*certs: Certificate, store: Store | None = None) -> Store:
         store.add_to_graph(mapped.templates_graph, mapped.template_nquads())
         store.replace_graph(mapped.graph, mapped.nquads())
     return store
+
+
+@contextlib.contextmanager
+def synthetic_register(count: int, seed: int, tmp_path_factory: pytest.TempPathFactory,
+                       request: pytest.FixtureRequest) -> Iterator[tuple[Store, Path]]:
+    """``count`` synthetic certificates written and ingested into a new embedded store: (store, folder)."""
+    from kg import synth
+    from kg.ingest import ingest
+
+    out = tmp_path_factory.mktemp("register")
+    synth.write(count, out, seed=seed)
+    store = make_store("embedded", tmp_path_factory.mktemp("store"), request)
+    try:
+        result = ingest([out], store)
+        assert result.ok and len(result.ingested) == count
+        yield store, out
+    finally:
+        store.close()

@@ -18,7 +18,7 @@ from kg.ingest import ingest
 from kg.models import Certificate, CoverageEntry
 from kg.parser import parse_file
 from kg.store.base import Store
-from tests.conftest import make_store, store_with
+from tests.conftest import store_with, synthetic_register
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "certificates"
@@ -106,13 +106,8 @@ def test_authorisations_of_each_sample_are_its_models(loaded: Store) -> None:
 
 @pytest.fixture(scope="module")
 def register(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[tuple[Store, Path]]:
-    out = tmp_path_factory.mktemp("register")
-    synth.write(300, out, seed=5)
-    store = make_store("embedded", tmp_path_factory.mktemp("store"), request)
-    result = ingest([out], store)
-    assert result.ok and len(result.ingested) == 300
-    yield store, out
-    store.close()
+    with synthetic_register(300, 5, tmp_path_factory, request) as reg:
+        yield reg
 
 
 def test_coverage_of_a_register_is_its_authorisations(register: tuple[Store, Path]) -> None:

@@ -18,7 +18,7 @@ from kg.ingest import ingest
 from kg.models import Certificate
 from kg.parser import parse_file
 from kg.store.base import Store
-from tests.conftest import make_store
+from tests.conftest import synthetic_register
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "certificates"
@@ -67,13 +67,8 @@ def test_websites_of_each_sample_are_its_models(loaded: Store) -> None:
 
 @pytest.fixture(scope="module")
 def register(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[tuple[Store, Path]]:
-    out = tmp_path_factory.mktemp("register")
-    synth.write(150, out, seed=11)
-    store = make_store("embedded", tmp_path_factory.mktemp("store"), request)
-    result = ingest([out], store)
-    assert result.ok and len(result.ingested) == 150
-    yield store, out
-    store.close()
+    with synthetic_register(150, 11, tmp_path_factory, request) as reg:
+        yield reg
 
 
 def test_websites_of_a_register_are_its_models(register: tuple[Store, Path]) -> None:
