@@ -23,6 +23,7 @@ import pytest
 from kg.ingest import REFERENCE_FILES, reference_nquads
 from kg.mapping import map_certificate
 from kg.models import Certificate
+from kg.parser import parse_file
 from kg.store.base import Store
 from kg.store.embedded import EmbeddedStore
 from kg.store.memory import MemoryStore
@@ -76,6 +77,17 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         s.close()
 
 
+@pytest.fixture
+def loaded(store: Store) -> Store:
+    """The five samples ingested into each kind of store (``store``)."""
+    from kg.ingest import ingest
+
+    report = ingest([SAMPLES], store)
+    assert report.ok, [r.reason for r in report.failed]
+    assert len(report.ingested) == 5
+    return store
+
+
 @pytest.fixture(scope="module")
 def samples_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An embedded store with the five samples, closed so that ``kg`` subprocesses can open it."""
@@ -103,6 +115,11 @@ def store_with(*certs: Certificate, store: Store | None = None) -> Store:
         store.add_to_graph(mapped.templates_graph, mapped.template_nquads())
         store.replace_graph(mapped.graph, mapped.nquads())
     return store
+
+
+def parsed_folder(folder: Path) -> list[Certificate]:
+    """The certificates of a folder (a register kg synth wrote, or the samples), parsed: the tests' oracle."""
+    return [parse_file(p) for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
 
 
 @contextlib.contextmanager

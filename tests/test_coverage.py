@@ -14,18 +14,12 @@ from pathlib import Path
 import pytest
 
 from kg import api, reference, report, synth
-from kg.ingest import ingest
 from kg.models import Certificate, CoverageEntry
-from kg.parser import parse_file
 from kg.store.base import Store
-from tests.conftest import store_with, synthetic_register
+from tests.conftest import parsed_folder, store_with, synthetic_register
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "certificates"
-
-
-def _parsed(folder: Path) -> list[Certificate]:
-    return [parse_file(p) for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
 
 
 def expected_coverage(certs: Iterable[Certificate]) -> dict[tuple[str, str], int]:
@@ -61,15 +55,8 @@ def _authorisations(cert: Certificate) -> list[tuple[str, str | None]]:
                    for e in (a.coverage or [None])}, key=lambda p: (p[0], p[1] or ""))
 
 
-@pytest.fixture
-def loaded(store: Store) -> Store:
-    result = ingest([SAMPLES], store)
-    assert result.ok and len(result.ingested) == 5
-    return store
-
-
 def test_coverage_of_the_samples_is_their_authorisations(loaded: Store) -> None:
-    expected = expected_coverage(_parsed(SAMPLES))
+    expected = expected_coverage(parsed_folder(SAMPLES))
     assert _counts(loaded) == expected
     # B1-20195402 prints B13 for 全国 and is the only sample with B13: one licence in every mainland province
     ref = reference.load()
@@ -88,7 +75,7 @@ def test_coverage_rows_name_the_province_and_the_type(loaded: Store) -> None:
 
 def test_a_licence_naming_a_province_and_nationwide_counts_once_there(store: Store) -> None:
     """全国 and 北京 printed for the same type on one licence: one licence in 北京, not two."""
-    cert = next(c for c in _parsed(SAMPLES) if c.licence_number.printed == "B1-20195402")
+    cert = next(c for c in parsed_folder(SAMPLES) if c.licence_number.printed == "B1-20195402")
     auth = next(a for a in cert.authorisations if a.business_type == "B13")
     auth.coverage = [CoverageEntry(printed="全国", region="CN"), CoverageEntry(printed="北京", region="11")]
     counts = _counts(store_with(cert, store=store))
@@ -97,7 +84,7 @@ def test_a_licence_naming_a_province_and_nationwide_counts_once_there(store: Sto
 
 
 def test_authorisations_of_each_sample_are_its_models(loaded: Store) -> None:
-    for cert in _parsed(SAMPLES):
+    for cert in parsed_folder(SAMPLES):
         df = api.run_query("authorisations", loaded, {"number": cert.licence_number.printed}).to_dataframe()
         got = [(bt, r if isinstance(r, str) else None)  # an unbound region is None or NaN
                for bt, r in zip(df["business_type_code"], df["region_code"], strict=True)]
@@ -112,7 +99,7 @@ def register(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
 
 def test_coverage_of_a_register_is_its_authorisations(register: tuple[Store, Path]) -> None:
     store, folder = register
-    expected = expected_coverage(_parsed(folder))
+    expected = expected_coverage(parsed_folder(folder))
     assert len(expected) > 300 and max(expected.values()) > 50  # every type, many provinces, 全国 spread
     assert _counts(store) == expected
 
@@ -120,7 +107,7 @@ def test_coverage_of_a_register_is_its_authorisations(register: tuple[Store, Pat
 def test_report_matrix_is_the_coverage_by_short_province_name(register: tuple[Store, Path]) -> None:
     store, folder = register
     ref = reference.load()
-    expected = expected_coverage(_parsed(folder))
+    expected = expected_coverage(parsed_folder(folder))
     matrix = report.coverage_matrix(api.run_query("coverage", store).to_dataframe())
     assert list(matrix.index) == [ref.provinces[c].short_zh for c in sorted({p for p, _ in expected})]
     assert list(matrix.columns) == sorted({bt for _, bt in expected})
@@ -142,7 +129,7 @@ def _card_table(cert: Certificate) -> list[dict[str, str]]:
 
 def test_report_cards_list_each_licences_authorisations(loaded: Store) -> None:
     data = report.build(loaded, synth.REFERENCE_DATE)
-    by_number = {c.licence_number.printed: c for c in _parsed(SAMPLES)}
+    by_number = {c.licence_number.printed: c for c in parsed_folder(SAMPLES)}
     assert len(data.cards) == 5
     for card in data.cards:
         assert card["authorisations"] == _card_table(by_number[card["licence"]["number"]])
@@ -150,5 +137,5 @@ def test_report_cards_list_each_licences_authorisations(loaded: Store) -> None:
 
 def test_authorisations_of_a_register_as_the_cards_read_them(register: tuple[Store, Path]) -> None:
     store, folder = register
-    for cert in _parsed(folder):
+    for cert in parsed_folder(folder):
         assert report.authorisations(store, cert.licence_number.printed) == _card_table(cert)

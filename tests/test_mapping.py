@@ -104,12 +104,6 @@ def test_isomorphic_canonical_form_is_stable(certs):
     assert a == b
 
 
-def _all_clauses(clauses):
-    for c in clauses:
-        yield c
-        yield from _all_clauses(c.children)
-
-
 def test_modality_is_stored_once_with_the_wording(certs):
     """A clause's modality is its template's: read off the canonical wording, so every clause printing that
     wording agrees, and stored with the template instead of on each of ~30 clauses per licence."""
@@ -119,7 +113,7 @@ def test_modality_is_stored_once_with_the_wording(certs):
         templates = to_graph(mapped.template_triples)
         clauses = to_graph(mapped.triples)
         seen = 0
-        for clause in _all_clauses(cert.clauses):
+        for clause in cert.all_clauses():
             c = URIRef(f"{DEFAULT_DATA_BASE}clause/{mapped.key}_{clause.id}")
             tpl = clauses.value(c, LIC.template)
             assert tpl is not None, (name, clause.id, c)
@@ -129,14 +123,13 @@ def test_modality_is_stored_once_with_the_wording(certs):
         assert seen > 10, name
 
 
-
 def test_end_line_only_where_a_clause_spans_several_lines(certs):
     """Compact model: lic:endLine is stored where it differs from lic:sourceLine (87 % of clauses are printed
     on one line), as the printed label is stored only where OCR garbled it."""
     for name, cert in certs.items():
         mapped = map_certificate(cert)
         g = to_graph(mapped.triples)
-        for clause in _all_clauses(cert.clauses):
+        for clause in cert.all_clauses():
             c = URIRef(f"{DEFAULT_DATA_BASE}clause/{mapped.key}_{clause.id}")
             end = g.value(c, LIC.endLine)
             assert int(g.value(c, LIC.sourceLine)) == clause.line, (name, clause.id)

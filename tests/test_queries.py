@@ -23,14 +23,6 @@ SAMPLES = ROOT / "data" / "certificates"
 AS_OF = "2026-11-22"
 
 
-@pytest.fixture
-def loaded(store):
-    report = ingest([SAMPLES], store)
-    assert report.ok, [r.reason for r in report.failed]
-    assert len(report.ingested) == 5
-    return store
-
-
 def rows(store, name, **params):
     return api.run_query(name, store, params).to_dataframe()
 
@@ -234,13 +226,8 @@ def test_wording_licences_give_each_clauses_lines(loaded):
     one line stores no lic:endLine, and its end line is its first line."""
     from kg.parser import parse_file
 
-    def walk(clauses):
-        for c in clauses:
-            yield c
-            yield from walk(c.children)
-
     lines = {(cert.licence_number.printed, c.id): (c.line, c.end_line)
-             for cert in (parse_file(p) for p in sorted(SAMPLES.glob("*.txt"))) for c in walk(cert.clauses)}
+             for cert in (parse_file(p) for p in sorted(SAMPLES.glob("*.txt"))) for c in cert.all_clauses()}
     templates = [str(row[0]) for row in loaded.query(
         "SELECT DISTINCT ?t WHERE { ?c <https://w3id.org/licence-kg/def#template> ?t }").rows]
     got = {}

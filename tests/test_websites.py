@@ -14,20 +14,14 @@ from pathlib import Path
 import pytest
 
 from kg import api, report, synth
-from kg.ingest import ingest
 from kg.models import Certificate
-from kg.parser import parse_file
 from kg.store.base import Store
-from tests.conftest import synthetic_register
+from tests.conftest import parsed_folder, synthetic_register
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "certificates"
 
 Site = tuple[str, frozenset[str], str, str]
-
-
-def _parsed(folder: Path) -> list[Certificate]:
-    return [parse_file(p) for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
 
 
 def _model_sites(cert: Certificate) -> list[Site]:
@@ -43,17 +37,10 @@ def _rows(df) -> list[Site]:  # type: ignore[no-untyped-def]
                   zip(df["website"], df["domains"], df["server_location"], df["access_provider"], strict=True))
 
 
-@pytest.fixture
-def loaded(store: Store) -> Store:
-    result = ingest([SAMPLES], store)
-    assert result.ok and len(result.ingested) == 5
-    return store
-
-
 def test_websites_of_each_sample_are_its_models(loaded: Store) -> None:
     """On every back end: the point query, and the listing cut to the licence, give the model's websites."""
     listing = api.run_query("websites", loaded).to_dataframe()
-    certs = _parsed(SAMPLES)
+    certs = parsed_folder(SAMPLES)
     assert sum(len(c.websites) for c in certs) > 0
     for cert in certs:
         number = cert.licence_number.printed
@@ -74,7 +61,7 @@ def register(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
 def test_websites_of_a_register_are_its_models(register: tuple[Store, Path]) -> None:
     """Shared access providers (a name on many licences) must not leak between licences' rows."""
     store, folder = register
-    certs = _parsed(folder)
+    certs = parsed_folder(folder)
     assert sum(1 for c in certs if len(c.websites) > 1) > 10
     listing = api.run_query("websites", store).to_dataframe()
     for cert in certs:
@@ -92,7 +79,7 @@ def _card_sites(cert: Certificate) -> list[dict[str, str]]:
 
 def test_report_cards_list_each_licences_websites(loaded: Store) -> None:
     data = report.build(loaded, synth.REFERENCE_DATE)
-    by_number = {c.licence_number.printed: c for c in _parsed(SAMPLES)}
+    by_number = {c.licence_number.printed: c for c in parsed_folder(SAMPLES)}
     assert len(data.cards) == 5 and any(card["websites"] for card in data.cards)
     for card in data.cards:
         cert = by_number[card["licence"]["number"]]
@@ -105,7 +92,7 @@ def test_report_cards_list_each_licences_websites(loaded: Store) -> None:
 
 def test_websites_of_a_register_as_the_cards_read_them(register: tuple[Store, Path]) -> None:
     store, folder = register
-    for cert in _parsed(folder):
+    for cert in parsed_folder(folder):
         got = report.websites(store, cert.licence_number.printed)
         assert sorted(got, key=lambda s: (s["website"], s["domains"])) == _card_sites(cert)
         assert [s["website"] for s in got] == sorted(s["website"] for s in got)  # the card lists them by name
